@@ -1,0 +1,24 @@
+import type { Logger } from '../logger.js';
+
+/** What a recognizer reports about the caller's speech. */
+export type AsrEvent =
+  | { type: 'partial'; text: string }
+  | { type: 'final'; text: string }
+  /** The recognizer decided the caller finished the utterance (after its final). */
+  | { type: 'eou' };
+
+export interface AsrSession {
+  /** Rate of the audio given to `transcribe` (8000 or 16000): the call's own rate. */
+  sampleRate: number;
+  signal: AbortSignal;
+  log: Logger;
+}
+
+/**
+ * A streaming recognizer: caller PCM (s16le, 20 ms frames) in, events out. Retryable faults are
+ * handled inside (reconnect, no audio lost); a fatal one (authentication) throws a VoicebotError
+ * with code `asr_auth`. The stream ends when `audio` ends or the signal aborts.
+ */
+export interface Asr {
+  transcribe(audio: AsyncIterable<Buffer>, session: AsrSession): AsyncIterable<AsrEvent>;
+}

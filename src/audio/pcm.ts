@@ -1,0 +1,14 @@
+/** PCM conventions: signed 16-bit little-endian mono in Buffers; 20 ms frames. */
+
+/** One AudioSocket frame lasts 20 ms: what Asterisk sends and what it plays per frame. */
+export const FRAME_MS = 20;
+
+/** Bytes in one 20 ms frame of s16le mono at `sampleRate`. */
+export function frameBytes(sampleRate: number): number {
+  return Math.round((sampleRate * FRAME_MS) / 1000) * 2;
+}
+
+/** Milliseconds of audio in `bytes` of s16le mono at `sampleRate`. */
+export function pcmDurationMs(bytes: number, sampleRate: number): number {
+  return (bytes / 2 / sampleRate) * 1000;
+}

@@ -1,0 +1,185 @@
+/**
+ * The AudioSocket wire protocol: 1 byte kind, 2 bytes payload length (big-endian), payload.
+ * Audio payloads are signed 16-bit little-endian mono PCM (or μ-law, told apart only by size).
+ */
+
+export const Kind = {
+  Hangup: 0x00,
+  Uuid: 0x01,
+  Dtmf: 0x03,
+  Slin8k: 0x10,
+  Slin12k: 0x11,
+  Slin16k: 0x12,
+  Slin24k: 0x13,
+  Slin32k: 0x14,
+  Slin44k: 0x15,
+  Slin48k: 0x16,
+  Slin96k: 0x17,
+  Slin192k: 0x18,
+  Error: 0xff,
+} as const;
+
+export type KindCode = (typeof Kind)[keyof typeof Kind];
+
+/** Sample rate of each audio kind (Asterisk 20.17 / 21.12 / 22.7 / 23.1 and later). */
+export const AUDIO_KIND_RATES: ReadonlyMap<number, number> = new Map([
+  [Kind.Slin8k, 8000],
+  [Kind.Slin12k, 12000],
+  [Kind.Slin16k, 16000],
+  [Kind.Slin24k, 24000],
+  [Kind.Slin32k, 32000],
+  [Kind.Slin44k, 44100],
+  [Kind.Slin48k, 48000],
+  [Kind.Slin96k, 96000],
+  [Kind.Slin192k, 192000],
+]);
+
+const KIND_BY_RATE: ReadonlyMap<number, number> = new Map([...AUDIO_KIND_RATES].map(([k, r]) => [r, k]));
+
+export const HEADER_BYTES = 3;
+/** The length field is 16 bits, so no payload can exceed this. */
+export const MAX_PAYLOAD_BYTES = 0xffff;
+
+export type Message =
+  | { type: 'hangup' }
+  | { type: 'uuid'; id: string }
+  | { type: 'dtmf'; digit: string }
+  | { type: 'audio'; kind: number; payload: Buffer }
+  | { type: 'error'; code: number | undefined };
+
+export class ProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProtocolError';
+  }
+}
+
+export function isAudioKind(kind: number): boolean {
+  return AUDIO_KIND_RATES.has(kind);
+}
+
+/** The audio kind for a sample rate, or undefined if AudioSocket has none. */
+export function kindForRate(sampleRate: number): number | undefined {
+  return KIND_BY_RATE.get(sampleRate);
+}
+
+/** Formats 16 raw bytes as a canonical 8-4-4-4-12 lowercase UUID. */
+export function formatUuid(bytes: Buffer): string {
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Parses a canonical UUID string into its 16 raw bytes. */
+export function parseUuid(id: string): Buffer {
+  if (!UUID_RE.test(id)) throw new ProtocolError(`not a canonical UUID: ${JSON.stringify(id)}`);
+  return Buffer.from(id.replaceAll('-', ''), 'hex');
+}
+
+const DTMF_RE = /^[0-9A-D*#]$/;
+
+/** Decodes one message's payload; throws ProtocolError on anything malformed. */
+export function decodeMessage(kind: number, payload: Buffer): Message {
+  switch (kind) {
+    case Kind.Hangup:
+      return { type: 'hangup' };
+    case Kind.Uuid:
+      if (payload.length !== 16) throw new ProtocolError(`UUID payload must be 16 bytes, got ${payload.length}`);
+      return { type: 'uuid', id: formatUuid(payload) };
+    case Kind.Dtmf: {
+      if (payload.length !== 1) throw new ProtocolError(`DTMF payload must be 1 byte, got ${payload.length}`);
+      const digit = String.fromCharCode(payload[0]!).toUpperCase();
+      if (!DTMF_RE.test(digit)) throw new ProtocolError(`invalid DTMF digit 0x${payload[0]!.toString(16)}`);
+      return { type: 'dtmf', digit };
+    }
+    case Kind.Error:
+      return { type: 'error', code: payload.length > 0 ? payload[0] : undefined };
+    default:
+      if (!isAudioKind(kind)) throw new ProtocolError(`unknown message kind 0x${kind.toString(16).padStart(2, '0')}`);
+      if (payload.length === 0) throw new ProtocolError('empty audio payload');
+      return { type: 'audio', kind, payload };
+  }
+}
+
+function header(kind: number, length: number): Buffer {
+  if (length > MAX_PAYLOAD_BYTES) throw new RangeError(`payload of ${length} bytes exceeds ${MAX_PAYLOAD_BYTES}`);
+  const head = Buffer.allocUnsafe(HEADER_BYTES);
+  head[0] = kind;
+  head.writeUInt16BE(length, 1);
+  return head;
+}
+
+/** Encodes any message, including the kinds only Asterisk sends (used by the call simulator). */
+export function encodeMessage(message: Message): Buffer {
+  switch (message.type) {
+    case 'hangup':
+      return header(Kind.Hangup, 0);
+    case 'uuid':
+      return Buffer.concat([header(Kind.Uuid, 16), parseUuid(message.id)]);
+    case 'dtmf':
+      if (!DTMF_RE.test(message.digit)) throw new ProtocolError(`invalid DTMF digit ${JSON.stringify(message.digit)}`);
+      return Buffer.concat([header(Kind.Dtmf, 1), Buffer.from(message.digit, 'ascii')]);
+    case 'error':
+      return message.code === undefined ? header(Kind.Error, 0) : Buffer.concat([header(Kind.Error, 1), Buffer.of(message.code)]);
+    case 'audio':
+      return encodeAudio(message.kind, message.payload);
+  }
+}
+
+/**
+ * Encodes one audio frame as the server may send it. Asterisk hangs up on an empty audio payload
+ * or a non-audio kind, so both are refused here rather than on the wire.
+ */
+export function encodeAudio(kind: number, payload: Buffer): Buffer {
+  if (!isAudioKind(kind)) throw new ProtocolError(`0x${kind.toString(16)} is not an audio kind`);
+  if (payload.length === 0) throw new ProtocolError('refusing to send an empty audio payload');
+  return Buffer.concat([header(kind, payload.length), payload]);
+}
+
+/** The hangup message, the only non-audio kind the server ever sends. */
+export const HANGUP_MESSAGE: Buffer = header(Kind.Hangup, 0);
+
+/**
+ * Incremental reader: feed it TCP chunks as they come; it returns the complete messages in each
+ * chunk and keeps partial ones for the next. Throws ProtocolError on a malformed or oversized
+ * message; after that the stream is unusable and the connection should end.
+ */
+export class MessageReader {
+  readonly #maxPayload: number;
+  #pending: Buffer = Buffer.alloc(0);
+
+  constructor(maxPayloadBytes = MAX_PAYLOAD_BYTES) {
+    this.#maxPayload = maxPayloadBytes;
+  }
+
+  /** Bytes received but not yet part of a complete message. */
+  get buffered(): number {
+    return this.#pending.length;
+  }
+
+  push(chunk: Buffer): Message[] {
+    let buf = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
+    const messages: Message[] = [];
+    let offset = 0;
+    while (buf.length - offset >= HEADER_BYTES) {
+      const kind = buf[offset]!;
+      const length = buf.readUInt16BE(offset + 1);
+      // Check the kind and length before waiting for the payload, so garbage fails at once.
+      if (kind !== Kind.Hangup && kind !== Kind.Uuid && kind !== Kind.Dtmf && kind !== Kind.Error && !isAudioKind(kind)) {
+        throw new ProtocolError(`unknown message kind 0x${kind.toString(16).padStart(2, '0')}`);
+      }
+      if (length > this.#maxPayload) {
+        throw new ProtocolError(`payload length ${length} exceeds the limit of ${this.#maxPayload} bytes`);
+      }
+      if (buf.length - offset < HEADER_BYTES + length) break;
+      // Copy audio out so the caller may keep it without pinning the whole TCP chunk.
+      const payload = Buffer.from(buf.subarray(offset + HEADER_BYTES, offset + HEADER_BYTES + length));
+      messages.push(decodeMessage(kind, payload));
+      offset += HEADER_BYTES + length;
+    }
+    buf = buf.subarray(offset);
+    this.#pending = buf.length === 0 ? Buffer.alloc(0) : Buffer.from(buf);
+    return messages;
+  }
+}

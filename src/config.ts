@@ -1,0 +1,50 @@
+import { readAriConfig, type AriConfig } from './ari/config.js';
+import { readAsrConfig, type AsrConfig } from './asr/config.js';
+import { readAudioSocketConfig, type AudioSocketConfig } from './audiosocket/config.js';
+import { readCallConfig, type CallConfig } from './call/config.js';
+import { EnvReader } from './config/env-reader.js';
+import { readLlmConfig, type LlmConfig } from './llm/config.js';
+import { readOpsConfig, type OpsConfig } from './metrics/config.js';
+import { readTtsConfig, type TtsConfig } from './tts/config.js';
+
+/** The whole validated configuration; each part goes to the factory that needs it. */
+export interface Config {
+  logLevel: string;
+  audiosocket: AudioSocketConfig;
+  asr: AsrConfig;
+  llm: LlmConfig;
+  tts: TtsConfig;
+  ari: AriConfig;
+  call: CallConfig;
+  ops: OpsConfig;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/**
+ * The only reader of process.env: parses every setting once, reports all problems together
+ * (each naming its variable) and returns a frozen configuration.
+ */
+export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): Config {
+  const reader = new EnvReader(env);
+  const config: Config = {
+    logLevel: reader.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    audiosocket: readAudioSocketConfig(reader),
+    asr: readAsrConfig(reader),
+    llm: readLlmConfig(reader),
+    tts: readTtsConfig(reader),
+    ari: readAriConfig(reader),
+    call: readCallConfig(reader),
+    ops: readOpsConfig(reader),
+  };
+  reader.finish();
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}
