@@ -6,11 +6,13 @@ import { EnvReader } from './config/env-reader.js';
 import { readLlmConfig, type LlmConfig } from './llm/config.js';
 import { readOpsConfig, type OpsConfig } from './metrics/config.js';
 import { readTtsConfig, type TtsConfig } from './tts/config.js';
+import { readYandexConfig, type YandexConfig } from './yandex/config.js';
 
 /** The whole validated configuration; each part goes to the factory that needs it. */
 export interface Config {
   logLevel: string;
   audiosocket: AudioSocketConfig;
+  yandex: YandexConfig;
   asr: AsrConfig;
   llm: LlmConfig;
   tts: TtsConfig;
@@ -30,6 +32,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   const config: Config = {
     logLevel: reader.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     audiosocket: readAudioSocketConfig(reader),
+    yandex: readYandexConfig(reader),
     asr: readAsrConfig(reader),
     llm: readLlmConfig(reader),
     tts: readTtsConfig(reader),
