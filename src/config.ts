@@ -2,6 +2,7 @@ import { readAriConfig, type AriConfig } from './ari/config.js';
 import { readAsrConfig, type AsrConfig } from './asr/config.js';
 import { readAudioSocketConfig, type AudioSocketConfig } from './audiosocket/config.js';
 import { readCallConfig, type CallConfig } from './call/config.js';
+import { readConversationConfig, type ConversationConfig } from './call/conversation-config.js';
 import { EnvReader } from './config/env-reader.js';
 import { readLlmConfig, type LlmConfig } from './llm/config.js';
 import { readOpsConfig, type OpsConfig } from './metrics/config.js';
@@ -18,6 +19,7 @@ export interface Config {
   tts: TtsConfig;
   ari: AriConfig;
   call: CallConfig;
+  conversation: ConversationConfig;
   ops: OpsConfig;
 }
 
@@ -38,6 +40,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     tts: readTtsConfig(reader),
     ari: readAriConfig(reader),
     call: readCallConfig(reader),
+    conversation: readConversationConfig(reader),
     ops: readOpsConfig(reader),
   };
   reader.finish();
