@@ -1,14 +1,54 @@
 import type { EnvReader } from '../config/env-reader.js';
 
+/** Where and how finished calls are reported (CALL_WEBHOOK_*, RECORD_TRANSCRIPTS). */
+export interface CallRecordConfig {
+  /** Receives one JSON POST per finished call; unset means log only. */
+  webhookUrl: string | undefined;
+  /** Sent as an HMAC-SHA256 signature of the body in `x-voicebot-signature`; never logged. */
+  webhookSecret: string | undefined;
+  /** Per-attempt timeout, ms. */
+  webhookTimeoutMs: number;
+  /** Extra attempts after the first on 5xx, 429 or network errors. */
+  webhookRetries: number;
+  /** Delay before the first retry, doubled for each further one, ms. */
+  webhookBackoffMs: number;
+  /** Deliveries allowed in flight at once; records beyond this are dropped with a warning. */
+  webhookMaxInFlight: number;
+  /** Include what was said in the record. Off by default: transcripts are personal data. */
+  recordTranscripts: boolean;
+}
+
+/** Operations settings: the HTTP server, graceful drain and call records. */
 export interface OpsConfig {
   /** Port of the HTTP server for /metrics, /healthz, /readyz; 0 disables it. */
   httpPort: number;
+  /** Bind address of that server; defaults to AUDIOSOCKET_HOST. */
+  httpHost: string;
+  /** How long active calls may run on after SIGTERM before they are ended, ms. */
   drainTimeoutMs: number;
+  /** How long the goodbye of each remaining call may take at the end of a drain, ms. */
+  drainGoodbyeMs: number;
+  /** How long a drain waits for in-flight call-record webhooks, ms. */
+  webhookFlushMs: number;
+  callRecord: CallRecordConfig;
 }
 
+/** Reads HTTP_*, DRAIN_*, CALL_WEBHOOK_* and RECORD_TRANSCRIPTS. */
 export function readOpsConfig(env: EnvReader): OpsConfig {
   return {
     httpPort: env.int('HTTP_PORT', 8080, { min: 0, max: 65535 }),
+    httpHost: env.string('HTTP_HOST', env.string('AUDIOSOCKET_HOST', '0.0.0.0')),
     drainTimeoutMs: env.int('DRAIN_TIMEOUT_MS', 30_000, { min: 0 }),
+    drainGoodbyeMs: env.int('DRAIN_GOODBYE_MS', 5_000, { min: 0, max: 60_000 }),
+    webhookFlushMs: env.int('CALL_WEBHOOK_FLUSH_MS', 3_000, { min: 0, max: 60_000 }),
+    callRecord: {
+      webhookUrl: env.url('CALL_WEBHOOK_URL', undefined, ['http:', 'https:']),
+      webhookSecret: env.optionalString('CALL_WEBHOOK_SECRET'),
+      webhookTimeoutMs: env.int('CALL_WEBHOOK_TIMEOUT_MS', 5_000, { min: 100, max: 120_000 }),
+      webhookRetries: env.int('CALL_WEBHOOK_RETRIES', 3, { min: 0, max: 10 }),
+      webhookBackoffMs: env.int('CALL_WEBHOOK_BACKOFF_MS', 500, { min: 0, max: 60_000 }),
+      webhookMaxInFlight: env.int('CALL_WEBHOOK_MAX_IN_FLIGHT', 100, { min: 1, max: 10_000 }),
+      recordTranscripts: env.bool('RECORD_TRANSCRIPTS', false),
+    },
   };
 }

@@ -1,0 +1,175 @@
+import { createHmac } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../logger.js';
+import type { CallRecordConfig } from '../metrics/config.js';
+
+/** One line of what was said, for records with transcripts. */
+export interface TranscriptLine {
+  role: 'caller' | 'bot';
+  text: string;
+  /** Offset from the call start, ms. */
+  atMs?: number;
+}
+
+/** What a call hands over when it ends. */
+export interface CallSummary {
+  callId: string;
+  /** When the call connected (epoch ms or Date). */
+  startedAt: number | Date;
+  /** When it ended; defaults to now. */
+  endedAt?: number | Date;
+  /** Why it ended: `caller_hangup`, `bot_hangup`, `transfer`, `drain`, `error`, … */
+  outcome: string;
+  /** One entry per bot turn: latency of each stage in ms (see TURN_STAGES). */
+  turns: readonly { stages: Readonly<Record<string, number>> }[];
+  /** Dropped unless RECORD_TRANSCRIPTS is on. */
+  transcript?: readonly TranscriptLine[];
+}
+
+/** The JSON record of one finished call, as logged and POSTed. */
+export interface CallRecord {
+  callId: string;
+  /** ISO 8601. */
+  start: string;
+  durationMs: number;
+  outcome: string;
+  turns: { stages: Record<string, number> }[];
+  transcript?: TranscriptLine[];
+}
+
+/** Writes call records to the log and delivers them to the webhook in the background. */
+export interface CallRecorder {
+  /** Logs the record and queues its delivery; never throws and never waits. */
+  record(summary: CallSummary): void;
+  /** Waits for in-flight deliveries, at most `timeoutMs`. */
+  flush(timeoutMs: number): Promise<void>;
+  /** Deliveries still in flight. */
+  readonly pending: number;
+}
+
+/** Builds the record of one call from its summary, keeping the transcript only when allowed. */
+export function buildCallRecord(summary: CallSummary, withTranscript: boolean): CallRecord {
+  const start = toMs(summary.startedAt);
+  const end = summary.endedAt === undefined ? Date.now() : toMs(summary.endedAt);
+  const record: CallRecord = {
+    callId: summary.callId,
+    start: new Date(start).toISOString(),
+    durationMs: Math.max(0, Math.round(end - start)),
+    outcome: summary.outcome,
+    turns: summary.turns.map((turn) => ({ stages: roundStages(turn.stages) })),
+  };
+  if (withTranscript && summary.transcript) record.transcript = summary.transcript.map((line) => ({ ...line }));
+  return record;
+}
+
+/** Creates the recorder: one `info` log line per call, plus a POST to CALL_WEBHOOK_URL when set. */
+export function createCallRecorder(config: CallRecordConfig, log: Logger): CallRecorder {
+  const rlog = log.child({ component: 'call-record' });
+  const inFlight = new Set<Promise<void>>();
+  const target = config.webhookUrl === undefined ? undefined : describeTarget(config.webhookUrl);
+
+  function deliver(record: CallRecord): void {
+    if (config.webhookUrl === undefined) return;
+    if (inFlight.size >= config.webhookMaxInFlight) {
+      rlog.warn({ callId: record.callId, inFlight: inFlight.size }, 'call record webhook queue full, record dropped');
+      return;
+    }
+    const delivery = post(config.webhookUrl, record).catch((err: unknown) => {
+      rlog.warn({ callId: record.callId, err }, 'call record delivery crashed');
+    });
+    inFlight.add(delivery);
+    void delivery.finally(() => inFlight.delete(delivery));
+  }
+
+  async function post(url: string, record: CallRecord): Promise<void> {
+    const body = JSON.stringify(record);
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (config.webhookSecret !== undefined) {
+      headers['x-voicebot-signature'] = `sha256=${createHmac('sha256', config.webhookSecret).update(body).digest('hex')}`;
+    }
+    const attempts = config.webhookRetries + 1;
+    let last: { status?: number; error?: string } = {};
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      try {
+        const res = await fetch(url, {
+          method: 'POST',
+          headers,
+          body,
+          signal: AbortSignal.timeout(config.webhookTimeoutMs),
+        });
+        await res.body?.cancel().catch(() => {});
+        if (res.ok) {
+          rlog.debug({ callId: record.callId, attempt, status: res.status }, 'call record delivered');
+          return;
+        }
+        last = { status: res.status };
+        if (res.status < 500 && res.status !== 429) break;
+      } catch (err) {
+        last = { error: errorName(err) };
+      }
+      if (attempt < attempts) await sleep(config.webhookBackoffMs * 2 ** (attempt - 1));
+    }
+    rlog.warn({ callId: record.callId, target, attempts, ...last }, 'call record webhook failed');
+  }
+
+  return {
+    get pending() {
+      return inFlight.size;
+    },
+    record(summary) {
+      try {
+        const record = buildCallRecord(summary, config.recordTranscripts);
+        // Transcripts are personal data: the info line never carries them, only the webhook does.
+        const { transcript, ...logged } = record;
+        rlog.info({ record: logged }, 'call record');
+        if (transcript) rlog.debug({ callId: record.callId, transcript }, 'call transcript');
+        deliver(record);
+      } catch (err) {
+        rlog.warn({ err, callId: summary?.callId }, 'call record failed');
+      }
+    },
+    async flush(timeoutMs) {
+      if (inFlight.size === 0) return;
+      const ac = new AbortController();
+      const timedOut = await Promise.race([
+        Promise.allSettled([...inFlight]).then(() => false),
+        sleep(timeoutMs, true, { signal: ac.signal }).catch(() => false),
+      ]);
+      ac.abort();
+      if (timedOut && inFlight.size > 0) {
+        rlog.warn({ pending: inFlight.size, timeoutMs }, 'call record webhooks still in flight at flush timeout');
+      }
+    },
+  };
+}
+
+function toMs(value: number | Date): number {
+  return value instanceof Date ? value.getTime() : value;
+}
+
+function roundStages(stages: Readonly<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [stage, ms] of Object.entries(stages)) {
+    if (Number.isFinite(ms)) out[stage] = Math.round(ms * 10) / 10;
+  }
+  return out;
+}
+
+/** Scheme and host only: paths, query strings and user info of webhook URLs often hold tokens. */
+function describeTarget(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}`;
+  } catch {
+    return 'invalid url';
+  }
+}
+
+function errorName(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as { cause?: { code?: unknown } }).cause;
+    if (cause && typeof cause.code === 'string') return cause.code;
+    return err.name === 'TimeoutError' ? 'timeout' : err.name;
+  }
+  return 'unknown';
+}
