@@ -3,6 +3,9 @@
  * Audio payloads are signed 16-bit little-endian mono PCM (or μ-law, told apart only by size).
  */
 
+import { VoicebotError } from '../errors.js';
+
+/** Message kinds (the first byte of every message). */
 export const Kind = {
   Hangup: 0x00,
   Uuid: 0x01,
@@ -19,6 +22,7 @@ export const Kind = {
   Error: 0xff,
 } as const;
 
+/** One of the kinds in `Kind`. */
 export type KindCode = (typeof Kind)[keyof typeof Kind];
 
 /** Sample rate of each audio kind (Asterisk 20.17 / 21.12 / 22.7 / 23.1 and later). */
@@ -36,10 +40,12 @@ export const AUDIO_KIND_RATES: ReadonlyMap<number, number> = new Map([
 
 const KIND_BY_RATE: ReadonlyMap<number, number> = new Map([...AUDIO_KIND_RATES].map(([k, r]) => [r, k]));
 
+/** Kind byte plus 16-bit length. */
 export const HEADER_BYTES = 3;
 /** The length field is 16 bits, so no payload can exceed this. */
 export const MAX_PAYLOAD_BYTES = 0xffff;
 
+/** One decoded message. */
 export type Message =
   | { type: 'hangup' }
   | { type: 'uuid'; id: string }
@@ -47,13 +53,12 @@ export type Message =
   | { type: 'audio'; kind: number; payload: Buffer }
   | { type: 'error'; code: number | undefined };
 
-export class ProtocolError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ProtocolError';
-  }
+/** A malformed message: the one error this module throws, code `protocol_error`. */
+export function protocolError(message: string): VoicebotError {
+  return new VoicebotError('protocol_error', message);
 }
 
+/** True for 0x10–0x18. */
 export function isAudioKind(kind: number): boolean {
   return AUDIO_KIND_RATES.has(kind);
 }
@@ -73,31 +78,31 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 /** Parses a canonical UUID string into its 16 raw bytes. */
 export function parseUuid(id: string): Buffer {
-  if (!UUID_RE.test(id)) throw new ProtocolError(`not a canonical UUID: ${JSON.stringify(id)}`);
+  if (!UUID_RE.test(id)) throw protocolError(`not a canonical UUID: ${JSON.stringify(id)}`);
   return Buffer.from(id.replaceAll('-', ''), 'hex');
 }
 
 const DTMF_RE = /^[0-9A-D*#]$/;
 
-/** Decodes one message's payload; throws ProtocolError on anything malformed. */
+/** Decodes one message's payload; throws a protocol_error VoicebotError on anything malformed. */
 export function decodeMessage(kind: number, payload: Buffer): Message {
   switch (kind) {
     case Kind.Hangup:
       return { type: 'hangup' };
     case Kind.Uuid:
-      if (payload.length !== 16) throw new ProtocolError(`UUID payload must be 16 bytes, got ${payload.length}`);
+      if (payload.length !== 16) throw protocolError(`UUID payload must be 16 bytes, got ${payload.length}`);
       return { type: 'uuid', id: formatUuid(payload) };
     case Kind.Dtmf: {
-      if (payload.length !== 1) throw new ProtocolError(`DTMF payload must be 1 byte, got ${payload.length}`);
+      if (payload.length !== 1) throw protocolError(`DTMF payload must be 1 byte, got ${payload.length}`);
       const digit = String.fromCharCode(payload[0]!).toUpperCase();
-      if (!DTMF_RE.test(digit)) throw new ProtocolError(`invalid DTMF digit 0x${payload[0]!.toString(16)}`);
+      if (!DTMF_RE.test(digit)) throw protocolError(`invalid DTMF digit 0x${payload[0]!.toString(16)}`);
       return { type: 'dtmf', digit };
     }
     case Kind.Error:
       return { type: 'error', code: payload.length > 0 ? payload[0] : undefined };
     default:
-      if (!isAudioKind(kind)) throw new ProtocolError(`unknown message kind 0x${kind.toString(16).padStart(2, '0')}`);
-      if (payload.length === 0) throw new ProtocolError('empty audio payload');
+      if (!isAudioKind(kind)) throw protocolError(`unknown message kind 0x${kind.toString(16).padStart(2, '0')}`);
+      if (payload.length === 0) throw protocolError('empty audio payload');
       return { type: 'audio', kind, payload };
   }
 }
@@ -118,7 +123,7 @@ export function encodeMessage(message: Message): Buffer {
     case 'uuid':
       return Buffer.concat([header(Kind.Uuid, 16), parseUuid(message.id)]);
     case 'dtmf':
-      if (!DTMF_RE.test(message.digit)) throw new ProtocolError(`invalid DTMF digit ${JSON.stringify(message.digit)}`);
+      if (!DTMF_RE.test(message.digit)) throw protocolError(`invalid DTMF digit ${JSON.stringify(message.digit)}`);
       return Buffer.concat([header(Kind.Dtmf, 1), Buffer.from(message.digit, 'ascii')]);
     case 'error':
       return message.code === undefined ? header(Kind.Error, 0) : Buffer.concat([header(Kind.Error, 1), Buffer.of(message.code)]);
@@ -132,8 +137,8 @@ export function encodeMessage(message: Message): Buffer {
  * or a non-audio kind, so both are refused here rather than on the wire.
  */
 export function encodeAudio(kind: number, payload: Buffer): Buffer {
-  if (!isAudioKind(kind)) throw new ProtocolError(`0x${kind.toString(16)} is not an audio kind`);
-  if (payload.length === 0) throw new ProtocolError('refusing to send an empty audio payload');
+  if (!isAudioKind(kind)) throw protocolError(`0x${kind.toString(16)} is not an audio kind`);
+  if (payload.length === 0) throw protocolError('refusing to send an empty audio payload');
   return Buffer.concat([header(kind, payload.length), payload]);
 }
 
@@ -142,12 +147,13 @@ export const HANGUP_MESSAGE: Buffer = header(Kind.Hangup, 0);
 
 /**
  * Incremental reader: feed it TCP chunks as they come; it returns the complete messages in each
- * chunk and keeps partial ones for the next. Throws ProtocolError on a malformed or oversized
+ * chunk and keeps partial ones for the next. Throws a protocol_error on a malformed or oversized
  * message; after that the stream is unusable and the connection should end.
  */
 export class MessageReader {
   readonly #maxPayload: number;
   #pending: Buffer = Buffer.alloc(0);
+  #failed: VoicebotError | undefined;
 
   constructor(maxPayloadBytes = MAX_PAYLOAD_BYTES) {
     this.#maxPayload = maxPayloadBytes;
@@ -158,7 +164,19 @@ export class MessageReader {
     return this.#pending.length;
   }
 
+  /** Parses as much of the stream as is complete; throws the same error again once it has failed. */
   push(chunk: Buffer): Message[] {
+    if (this.#failed) throw this.#failed;
+    try {
+      return this.#parse(chunk);
+    } catch (err) {
+      this.#failed = err instanceof VoicebotError ? err : protocolError(String(err));
+      this.#pending = Buffer.alloc(0);
+      throw this.#failed;
+    }
+  }
+
+  #parse(chunk: Buffer): Message[] {
     let buf = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
     const messages: Message[] = [];
     let offset = 0;
@@ -167,10 +185,10 @@ export class MessageReader {
       const length = buf.readUInt16BE(offset + 1);
       // Check the kind and length before waiting for the payload, so garbage fails at once.
       if (kind !== Kind.Hangup && kind !== Kind.Uuid && kind !== Kind.Dtmf && kind !== Kind.Error && !isAudioKind(kind)) {
-        throw new ProtocolError(`unknown message kind 0x${kind.toString(16).padStart(2, '0')}`);
+        throw protocolError(`unknown message kind 0x${kind.toString(16).padStart(2, '0')}`);
       }
       if (length > this.#maxPayload) {
-        throw new ProtocolError(`payload length ${length} exceeds the limit of ${this.#maxPayload} bytes`);
+        throw protocolError(`payload length ${length} exceeds the limit of ${this.#maxPayload} bytes`);
       }
       if (buf.length - offset < HEADER_BYTES + length) break;
       // Copy audio out so the caller may keep it without pinning the whole TCP chunk.

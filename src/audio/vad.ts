@@ -1,0 +1,80 @@
+/** Energy voice-activity detection on s16le PCM frames. */
+
+/** Root mean square of the s16le samples in `pcm` (0–32768). */
+export function rms(pcm: Buffer): number {
+  const samples = pcm.length >> 1;
+  if (samples === 0) return 0;
+  let sum = 0;
+  for (let i = 0; i < samples; i++) {
+    const s = pcm.readInt16LE(i * 2);
+    sum += s * s;
+  }
+  return Math.sqrt(sum / samples);
+}
+
+/** Tuning for `EnergyVad`. */
+export interface VadOptions {
+  /** RMS above which a frame counts as voiced. */
+  threshold: number;
+  /** Unvoiced audio after voice that ends an utterance, ms. */
+  hangoverMs: number;
+  /** Voiced audio needed to start an utterance, ms (filters clicks). */
+  minSpeechMs?: number;
+}
+
+/** What one frame changed: speech started, speech ended, or nothing. */
+export type VadEvent = 'start' | 'end' | undefined;
+
+/**
+ * RMS threshold with hangover, timed in audio milliseconds. Usable for utterance end-pointing
+ * and for barge-in detection; `reset()` ends an utterance that the clock, not audio, timed out.
+ */
+export class EnergyVad {
+  readonly #threshold: number;
+  readonly #hangoverMs: number;
+  readonly #minSpeechMs: number;
+  #speaking = false;
+  #voicedMs = 0;
+  #silentMs = 0;
+
+  constructor(options: VadOptions) {
+    this.#threshold = options.threshold;
+    this.#hangoverMs = options.hangoverMs;
+    this.#minSpeechMs = options.minSpeechMs ?? 60;
+  }
+
+  /** True between a 'start' and the following 'end'. */
+  get speaking(): boolean {
+    return this.#speaking;
+  }
+
+  /** Feeds one frame of s16le PCM at `sampleRate`; returns the transition it caused, if any. */
+  push(pcm: Buffer, sampleRate: number): VadEvent {
+    const ms = ((pcm.length >> 1) / sampleRate) * 1000;
+    const voiced = rms(pcm) >= this.#threshold;
+    if (!this.#speaking) {
+      this.#voicedMs = voiced ? this.#voicedMs + ms : 0;
+      if (this.#voicedMs >= this.#minSpeechMs) {
+        this.#speaking = true;
+        this.#silentMs = 0;
+        return 'start';
+      }
+      return undefined;
+    }
+    this.#silentMs = voiced ? 0 : this.#silentMs + ms;
+    if (this.#silentMs >= this.#hangoverMs) {
+      this.reset();
+      return 'end';
+    }
+    return undefined;
+  }
+
+  /** Forgets the current state; returns 'end' if an utterance was open. */
+  reset(): VadEvent {
+    const was = this.#speaking;
+    this.#speaking = false;
+    this.#voicedMs = 0;
+    this.#silentMs = 0;
+    return was ? 'end' : undefined;
+  }
+}

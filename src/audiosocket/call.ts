@@ -1,0 +1,330 @@
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { ulawToPcm } from '../audio/mulaw.js';
+import { createPlayout, slinFormat, ulawFormat, type AudioFormat, type Playout } from '../call/playout.js';
+import type { Logger } from '../logger.js';
+import { AUDIO_KIND_RATES, HANGUP_MESSAGE, Kind, MessageReader, type Message } from './codec.js';
+
+/** Why a call ended. */
+export type EndReason =
+  | 'peer_closed'
+  | 'peer_hangup'
+  | 'peer_error'
+  | 'hangup_sent'
+  | 'protocol_error'
+  | 'idle_timeout'
+  | 'handler_error'
+  | 'server_closed';
+
+/** Events of a call: one inbound frame as slin at the call rate, a DTMF digit, a late format change, the end. */
+export interface CallEvents {
+  audio: [pcm: Buffer];
+  dtmf: [digit: string];
+  format: [format: AudioFormat];
+  end: [reason: EndReason];
+}
+
+/** One AudioSocket call: one TCP connection after its UUID message. */
+export interface AudioSocketCall extends EventEmitter<CallEvents> {
+  /** The call's UUID in canonical 8-4-4-4-12 form. */
+  readonly id: string;
+  /** Logger with `callId` bound. */
+  readonly log: Logger;
+  /** Date.now() when the UUID arrived. */
+  readonly startedAt: number;
+  readonly remoteAddress: string | undefined;
+  /** The wire format: from the first audio frame, or 8 kHz slin after the format wait. */
+  readonly format: Promise<AudioFormat>;
+  /** The format now in use, undefined until `format` resolves. */
+  readonly currentFormat: AudioFormat | undefined;
+  /** Aborted when the call ends, whoever ends it; the reason is the EndReason. */
+  readonly signal: AbortSignal;
+  readonly playout: Playout;
+  readonly ended: boolean;
+  readonly endReason: EndReason | undefined;
+  /** Stops playout, sends 0x00 and closes the socket; idempotent. */
+  hangUp(reason?: EndReason): void;
+}
+
+/** Shared counters the connections update. */
+export interface ConnectionCounters {
+  protocolErrors: number;
+  handshakeFailures: number;
+  idleTimeouts: number;
+  framesIn: number;
+  framesOut: number;
+}
+
+/** Limits and wiring for one connection. */
+export interface ConnectionOptions {
+  maxPayloadBytes: number;
+  idleTimeoutMs: number;
+  handshakeTimeoutMs: number;
+  formatWaitMs: number;
+  log: Logger;
+  counters: ConnectionCounters;
+  /** Called once the UUID is known. */
+  onCall(call: Connection): void;
+  /** Called once the socket is fully closed. */
+  onClosed(conn: Connection): void;
+}
+
+/** How long a closed-by-us socket may wait for the peer's FIN before it is destroyed. */
+const LINGER_MS = 1000;
+const FALLBACK_FORMAT = slinFormat(8000, Kind.Slin8k, false);
+
+/** Detects the wire format from the first audio frame; only the size tells μ-law and old 16 kHz. */
+function detectFormat(kind: number, payloadBytes: number): AudioFormat {
+  if (kind === Kind.Slin8k) {
+    if (payloadBytes === 160) return ulawFormat(true);
+    if (payloadBytes === 640) return slinFormat(16000, Kind.Slin8k, true);
+    return slinFormat(8000, Kind.Slin8k, true);
+  }
+  return slinFormat(AUDIO_KIND_RATES.get(kind)!, kind, true);
+}
+
+/** The server side of one AudioSocket TCP connection; becomes an AudioSocketCall after the UUID. */
+export class Connection extends EventEmitter<CallEvents> implements AudioSocketCall {
+  readonly #socket: Socket;
+  readonly #opts: ConnectionOptions;
+  readonly #reader: MessageReader;
+  readonly #controller = new AbortController();
+  readonly #formatReady: Promise<AudioFormat>;
+  #resolveFormat!: (format: AudioFormat) => void;
+  #format: AudioFormat | undefined;
+  #id = '';
+  #log: Logger;
+  #startedAt = 0;
+  #ended = false;
+  #closed = false;
+  #endReason: EndReason | undefined;
+  #handshakeTimer: NodeJS.Timeout | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #formatTimer: NodeJS.Timeout | undefined;
+  #lingerTimer: NodeJS.Timeout | undefined;
+  readonly playout: Playout;
+
+  constructor(socket: Socket, opts: ConnectionOptions) {
+    super();
+    this.#socket = socket;
+    this.#opts = opts;
+    this.#log = opts.log;
+    this.#reader = new MessageReader(opts.maxPayloadBytes);
+    this.#formatReady = new Promise((resolve) => (this.#resolveFormat = resolve));
+    this.playout = createPlayout(
+      {
+        write: (frame) => {
+          if (this.#ended || !this.#socket.writable) return false;
+          opts.counters.framesOut++;
+          return this.#socket.write(frame);
+        },
+        blocked: () => this.#socket.writableNeedDrain,
+      },
+      FALLBACK_FORMAT,
+    );
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', (err) => this.#log.debug({ err: err.message }, 'socket error'));
+    socket.on('close', () => this.#onClose());
+    this.#handshakeTimer = setTimeout(() => this.#reject('handshake_timeout', 'no UUID message in time'), opts.handshakeTimeoutMs);
+  }
+
+  get id(): string {
+    return this.#id;
+  }
+  get log(): Logger {
+    return this.#log;
+  }
+  get startedAt(): number {
+    return this.#startedAt;
+  }
+  get remoteAddress(): string | undefined {
+    return this.#socket.remoteAddress;
+  }
+  get format(): Promise<AudioFormat> {
+    return this.#formatReady;
+  }
+  get currentFormat(): AudioFormat | undefined {
+    return this.#format;
+  }
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+  get ended(): boolean {
+    return this.#ended;
+  }
+  get endReason(): EndReason | undefined {
+    return this.#endReason;
+  }
+  /** True once the UUID has arrived. */
+  get established(): boolean {
+    return this.#id !== '';
+  }
+  /** True once the socket is fully closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  hangUp(reason: EndReason = 'hangup_sent'): void {
+    this.#end(reason, true);
+  }
+
+  /** Ends a connection that never became a call, or hangs up a call, for server shutdown. */
+  shutdown(): void {
+    if (this.established) this.hangUp('server_closed');
+    else if (!this.#ended) this.#reject('server_closed', 'server closing');
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#ended) return;
+    let messages: Message[];
+    try {
+      messages = this.#reader.push(chunk);
+    } catch (err) {
+      this.#protocolError((err as Error).message);
+      return;
+    }
+    for (const message of messages) {
+      if (this.#ended) return;
+      this.#handle(message);
+    }
+  }
+
+  #handle(message: Message): void {
+    if (!this.established) {
+      if (message.type !== 'uuid') {
+        this.#reject('protocol_error', `first message is ${message.type}, not a UUID`);
+        return;
+      }
+      this.#establish(message.id);
+      return;
+    }
+    this.#idleTimer?.refresh();
+    switch (message.type) {
+      case 'audio':
+        this.#onAudio(message.kind, message.payload);
+        return;
+      case 'dtmf':
+        this.#emitSafely('dtmf', message.digit);
+        return;
+      case 'hangup':
+        this.#end('peer_hangup', false);
+        return;
+      case 'error':
+        this.#end('peer_error', false, { code: message.code });
+        return;
+      case 'uuid':
+        this.#protocolError('second UUID message');
+        return;
+    }
+  }
+
+  #establish(id: string): void {
+    clearTimeout(this.#handshakeTimer);
+    this.#id = id;
+    this.#startedAt = Date.now();
+    this.#log = this.#opts.log.child({ callId: id });
+    this.#idleTimer = setTimeout(() => this.#timeoutIdle(), this.#opts.idleTimeoutMs);
+    this.#formatTimer = setTimeout(() => this.#adoptFormat(FALLBACK_FORMAT), this.#opts.formatWaitMs);
+    this.#log.info({ remote: this.remoteAddress }, 'call started');
+    this.#opts.onCall(this);
+  }
+
+  #onAudio(kind: number, payload: Buffer): void {
+    this.#opts.counters.framesIn++;
+    if (this.#format === undefined || !this.#format.detected) this.#adoptFormat(detectFormat(kind, payload.length));
+    if (this.#ended) return;
+    let pcm: Buffer;
+    if (this.#format!.encoding === 'ulaw') pcm = ulawToPcm(payload);
+    else pcm = payload.length % 2 === 0 ? payload : payload.subarray(0, payload.length - 1);
+    if (pcm.length > 0) this.#emitSafely('audio', pcm);
+  }
+
+  #adoptFormat(format: AudioFormat): void {
+    clearTimeout(this.#formatTimer);
+    if (this.#ended) return;
+    const previous = this.#format;
+    this.#format = format;
+    this.playout.setFormat(format);
+    if (previous === undefined) {
+      this.#log.debug({ sampleRate: format.sampleRate, encoding: format.encoding, detected: format.detected }, 'call format');
+      this.playout.start();
+      this.#resolveFormat(format);
+    } else {
+      this.#log.info({ sampleRate: format.sampleRate, encoding: format.encoding }, 'call format changed');
+      this.#emitSafely('format', format);
+    }
+  }
+
+  #emitSafely<K extends 'audio' | 'dtmf' | 'format'>(event: K, ...args: CallEvents[K]): void {
+    try {
+      (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args);
+    } catch (err) {
+      this.#end('handler_error', true, { err: (err as Error)?.message ?? String(err) });
+    }
+  }
+
+  #timeoutIdle(): void {
+    this.#opts.counters.idleTimeouts++;
+    this.#end('idle_timeout', true);
+  }
+
+  #protocolError(detail: string): void {
+    if (!this.established) {
+      this.#reject('protocol_error', detail);
+      return;
+    }
+    this.#opts.counters.protocolErrors++;
+    this.#end('protocol_error', true, { detail });
+  }
+
+  /** Ends a connection that has no call id: one log line, no 0x00. */
+  #reject(reason: 'protocol_error' | 'handshake_timeout' | 'server_closed', detail: string): void {
+    if (this.#ended) return;
+    if (reason !== 'server_closed') this.#opts.counters.handshakeFailures++;
+    if (reason === 'protocol_error') this.#opts.counters.protocolErrors++;
+    this.#ended = true;
+    this.#endReason = reason === 'server_closed' ? 'server_closed' : 'protocol_error';
+    clearTimeout(this.#handshakeTimer);
+    this.playout.stop();
+    this.#log.warn({ remote: this.remoteAddress, reason, detail }, 'connection rejected');
+    this.#closeSocket();
+    this.#controller.abort(this.#endReason);
+  }
+
+  #end(reason: EndReason, sendHangup: boolean, fields: Record<string, unknown> = {}): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#endReason = reason;
+    clearTimeout(this.#handshakeTimer);
+    clearTimeout(this.#idleTimer);
+    clearTimeout(this.#formatTimer);
+    this.playout.stop();
+    if (sendHangup && this.#socket.writable && !this.#socket.destroyed) this.#socket.write(HANGUP_MESSAGE);
+    this.#closeSocket();
+    const level = reason === 'protocol_error' || reason === 'handler_error' || reason === 'peer_error' ? 'warn' : 'info';
+    this.#log[level]({ reason, durationMs: Date.now() - this.#startedAt, ...fields, ...this.playout.stats }, 'call ended');
+    this.#controller.abort(reason);
+    try {
+      this.emit('end', reason);
+    } catch (err) {
+      this.#log.error({ err: (err as Error)?.message ?? String(err) }, 'end listener failed');
+    }
+  }
+
+  #closeSocket(): void {
+    if (this.#socket.destroyed) return;
+    this.#socket.end();
+    this.#lingerTimer = setTimeout(() => this.#socket.destroy(), LINGER_MS);
+  }
+
+  #onClose(): void {
+    clearTimeout(this.#lingerTimer);
+    if (!this.#ended) {
+      if (this.established) this.#end('peer_closed', false);
+      else this.#reject('protocol_error', 'closed before the UUID message');
+    }
+    this.#closed = true;
+    this.#opts.onClosed(this);
+  }
+}

@@ -1,0 +1,337 @@
+import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { FRAME_MS } from '../audio/pcm.js';
+import { pcmToUlaw, ULAW_SILENCE } from '../audio/mulaw.js';
+
+/** The 3-byte AudioSocket header: kind, 16-bit big-endian length. */
+const HEADER_BYTES = 3;
+
+/** What goes on the wire for one call: rate, encoding, kind byte and payload size per 20 ms. */
+export interface AudioFormat {
+  sampleRate: number;
+  encoding: 'slin' | 'ulaw';
+  /** The AudioSocket kind byte the frames carry. */
+  kind: number;
+  /** Payload bytes of one 20 ms frame on the wire. */
+  payloadBytes: number;
+  /** True when taken from the peer's audio, false for the fallback. */
+  detected: boolean;
+}
+
+/** Where frames go: a socket in production. `blocked()` is true while the last write is unflushed. */
+export interface PlayoutSink {
+  write(frame: Buffer): boolean;
+  blocked(): boolean;
+}
+
+/** Counters of one playout. */
+export interface PlayoutStats {
+  framesWritten: number;
+  audioFrames: number;
+  silenceFrames: number;
+  /** Ticks that found less than a frame queued while a reply stream was playing. */
+  underruns: number;
+  /** Ticks skipped because the socket had not drained. */
+  backpressureSkips: number;
+  /** Times the clock fell more than a frame behind and re-anchored instead of bursting. */
+  reanchors: number;
+}
+
+/** How much of a tag the caller heard. */
+export interface TagPlayed {
+  tag: string;
+  playedMs: number;
+  /** Audio of this tag that was queued but dropped by `clear()`, ms. */
+  droppedMs: number;
+}
+
+/** Events of a playout: first frame of a tag written (performance.now() time), queue drained. */
+export interface PlayoutEvents {
+  tagStart: [tag: string, at: number];
+  idle: [];
+}
+
+/** A paced 20 ms frame writer for one call. */
+export interface Playout extends EventEmitter<PlayoutEvents> {
+  readonly format: AudioFormat;
+  readonly running: boolean;
+  /** Milliseconds of audio queued and not yet written. */
+  readonly queuedMs: number;
+  /** True when nothing is queued and no stream is open. */
+  readonly idle: boolean;
+  readonly stats: Readonly<PlayoutStats>;
+  /** Starts the clock; the first frame is written at once. */
+  start(): void;
+  /** Stops the clock for good; nothing is written afterwards. */
+  stop(): void;
+  /** Switches the wire format; audio queued at another rate is dropped. */
+  setFormat(format: AudioFormat): void;
+  /** Queues s16le PCM at `format.sampleRate`; the buffer must not be changed afterwards. */
+  enqueue(pcm: Buffer, tag?: string): void;
+  /** Drops everything queued (barge-in): the next frame written is silence. */
+  clear(): TagPlayed[];
+  /** Marks a reply in progress: empty ticks after its first frame count as underruns. */
+  beginStream(): void;
+  /** Ends the reply started by `beginStream()`; a trailing partial frame is then padded and played. */
+  endStream(): void;
+  /** Milliseconds of `tag` written so far (0 for an unknown tag). */
+  playedMs(tag: string): number;
+  /** Resolves when the queue is drained and no stream is open, or when the playout stops. */
+  whenIdle(): Promise<void>;
+}
+
+/** Builds the wire format for slin at `sampleRate` with the given kind byte. */
+export function slinFormat(sampleRate: number, kind: number, detected: boolean): AudioFormat {
+  return { sampleRate, encoding: 'slin', kind, payloadBytes: Math.round((sampleRate * FRAME_MS) / 1000) * 2, detected };
+}
+
+/** μ-law 8 kHz labelled 0x10 with 160-byte payloads, as Asterisk's `c(ulaw)` sends it. */
+export function ulawFormat(detected: boolean): AudioFormat {
+  return { sampleRate: 8000, encoding: 'ulaw', kind: 0x10, payloadBytes: 160, detected };
+}
+
+interface Segment {
+  buf: Buffer;
+  offset: number;
+  tag: string | undefined;
+}
+
+interface TagState {
+  playedBytes: number;
+  started: boolean;
+}
+
+const MAX_TAGS = 256;
+
+class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
+  readonly #sink: PlayoutSink;
+  readonly #stats: PlayoutStats = {
+    framesWritten: 0,
+    audioFrames: 0,
+    silenceFrames: 0,
+    underruns: 0,
+    backpressureSkips: 0,
+    reanchors: 0,
+  };
+  #format: AudioFormat;
+  #pcmFrameBytes = 0;
+  #silence: Buffer = Buffer.alloc(0);
+  #scratch: Buffer = Buffer.alloc(0);
+  #queue: Segment[] = [];
+  #queuedBytes = 0;
+  #tags = new Map<string, TagState>();
+  #streamOpen = false;
+  #streamPlaying = false;
+  #idleWaiters: (() => void)[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #next = 0;
+  #running = false;
+  #stopped = false;
+
+  constructor(sink: PlayoutSink, format: AudioFormat) {
+    super();
+    this.#sink = sink;
+    this.#format = format;
+    this.#applyFormat(format);
+  }
+
+  get format(): AudioFormat {
+    return this.#format;
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  get queuedMs(): number {
+    return (this.#queuedBytes / 2 / this.#format.sampleRate) * 1000;
+  }
+
+  get idle(): boolean {
+    return this.#queuedBytes === 0 && !this.#streamOpen;
+  }
+
+  get stats(): Readonly<PlayoutStats> {
+    return this.#stats;
+  }
+
+  start(): void {
+    if (this.#running || this.#stopped) return;
+    this.#running = true;
+    this.#next = performance.now();
+    this.#tick();
+  }
+
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#running = false;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    this.#streamOpen = false;
+    this.#resolveIdle();
+  }
+
+  setFormat(format: AudioFormat): void {
+    const old = this.#format;
+    if (old.sampleRate === format.sampleRate && old.encoding === format.encoding && old.kind === format.kind) {
+      this.#format = format;
+      return;
+    }
+    if (old.sampleRate !== format.sampleRate) this.clear();
+    this.#format = format;
+    this.#applyFormat(format);
+  }
+
+  enqueue(pcm: Buffer, tag?: string): void {
+    if (this.#stopped || pcm.length === 0) return;
+    this.#queue.push({ buf: pcm, offset: 0, tag });
+    this.#queuedBytes += pcm.length;
+    if (tag !== undefined && !this.#tags.has(tag)) {
+      this.#tags.set(tag, { playedBytes: 0, started: false });
+      if (this.#tags.size > MAX_TAGS) this.#tags.delete(this.#tags.keys().next().value!);
+    }
+  }
+
+  clear(): TagPlayed[] {
+    const hadQueued = this.#queuedBytes > 0;
+    const dropped = new Map<string, number>();
+    for (const seg of this.#queue) {
+      if (seg.tag === undefined) continue;
+      dropped.set(seg.tag, (dropped.get(seg.tag) ?? 0) + seg.buf.length - seg.offset);
+    }
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    this.#streamPlaying = false;
+    const result = [...dropped].map(([tag, bytes]) => ({
+      tag,
+      playedMs: this.playedMs(tag),
+      droppedMs: this.#bytesToMs(bytes),
+    }));
+    if (hadQueued && !this.#streamOpen) this.#becameIdle();
+    return result;
+  }
+
+  beginStream(): void {
+    this.#streamOpen = true;
+    this.#streamPlaying = false;
+  }
+
+  endStream(): void {
+    if (!this.#streamOpen) return;
+    this.#streamOpen = false;
+    this.#streamPlaying = false;
+    if (this.#queuedBytes === 0) this.#becameIdle();
+  }
+
+  playedMs(tag: string): number {
+    const state = this.#tags.get(tag);
+    return state ? this.#bytesToMs(state.playedBytes) : 0;
+  }
+
+  whenIdle(): Promise<void> {
+    if (this.idle || this.#stopped) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #bytesToMs(bytes: number): number {
+    return (bytes / 2 / this.#format.sampleRate) * 1000;
+  }
+
+  #applyFormat(format: AudioFormat): void {
+    this.#pcmFrameBytes = Math.round((format.sampleRate * FRAME_MS) / 1000) * 2;
+    this.#silence = Buffer.alloc(HEADER_BYTES + format.payloadBytes, format.encoding === 'ulaw' ? ULAW_SILENCE : 0);
+    this.#silence[0] = format.kind;
+    this.#silence.writeUInt16BE(format.payloadBytes, 1);
+    this.#scratch = Buffer.alloc(this.#pcmFrameBytes);
+  }
+
+  readonly #tick = (): void => {
+    this.#timer = undefined;
+    if (!this.#running) return;
+    const now = performance.now();
+    // Fell more than a frame behind (event loop stall): re-anchor rather than send a burst that
+    // Asterisk would play fast or a mixer would drop.
+    if (now - this.#next > FRAME_MS) {
+      this.#next = now;
+      this.#stats.reanchors++;
+    }
+    this.#writeOne();
+    if (!this.#running) return;
+    this.#next += FRAME_MS;
+    this.#timer = setTimeout(this.#tick, Math.max(0, this.#next - performance.now()));
+  };
+
+  #writeOne(): void {
+    if (this.#sink.blocked()) {
+      this.#stats.backpressureSkips++;
+      return;
+    }
+    const need = this.#pcmFrameBytes;
+    const haveAudio = this.#queuedBytes >= need || (this.#queuedBytes > 0 && !this.#streamOpen);
+    if (!haveAudio) {
+      if (this.#streamOpen && this.#streamPlaying) this.#stats.underruns++;
+      this.#sink.write(this.#silence);
+      this.#stats.framesWritten++;
+      this.#stats.silenceFrames++;
+      return;
+    }
+    const frame = Buffer.allocUnsafe(HEADER_BYTES + this.#format.payloadBytes);
+    frame[0] = this.#format.kind;
+    frame.writeUInt16BE(this.#format.payloadBytes, 1);
+    const ulaw = this.#format.encoding === 'ulaw';
+    const target = ulaw ? this.#scratch : frame;
+    const base = ulaw ? 0 : HEADER_BYTES;
+    let filled = 0;
+    let started: string[] | undefined;
+    while (filled < need && this.#queue.length > 0) {
+      const seg = this.#queue[0]!;
+      const n = Math.min(need - filled, seg.buf.length - seg.offset);
+      seg.buf.copy(target, base + filled, seg.offset, seg.offset + n);
+      seg.offset += n;
+      filled += n;
+      if (seg.tag !== undefined) {
+        const state = this.#tags.get(seg.tag);
+        if (state) {
+          state.playedBytes += n;
+          if (!state.started) {
+            state.started = true;
+            (started ??= []).push(seg.tag);
+          }
+        }
+      }
+      if (seg.offset >= seg.buf.length) this.#queue.shift();
+    }
+    this.#queuedBytes -= filled;
+    // A partial last frame is padded with silence: Asterisk hangs up on an empty payload.
+    if (filled < need) target.fill(0, base + filled, base + need);
+    if (ulaw) pcmToUlaw(this.#scratch, frame, HEADER_BYTES);
+    this.#sink.write(frame);
+    this.#stats.framesWritten++;
+    this.#stats.audioFrames++;
+    if (this.#streamOpen) this.#streamPlaying = true;
+    if (started) {
+      const at = performance.now();
+      for (const tag of started) this.emit('tagStart', tag, at);
+    }
+    if (this.#queuedBytes === 0 && !this.#streamOpen) this.#becameIdle();
+  }
+
+  #becameIdle(): void {
+    this.emit('idle');
+    this.#resolveIdle();
+  }
+
+  #resolveIdle(): void {
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+/** Creates a playout writing to `sink` in `format`; call `start()` to begin the 20 ms clock. */
+export function createPlayout(sink: PlayoutSink, format: AudioFormat): Playout {
+  return new PacedPlayout(sink, format);
+}
