@@ -1,0 +1,259 @@
+/** One call as Asterisk places it: a real TCP AudioSocket client that paces 20 ms frames. */
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { isVoiced, toFrames } from '../audio/frames.js';
+import { FRAME_MS, frameBytes } from '../audio/pcm.js';
+import { AUDIO_KIND_RATES, HEADER_BYTES, Kind, MessageReader, encodeMessage, kindForRate } from '../audiosocket/codec.js';
+
+/** How to place a simulated call. */
+export interface SimulatedCallOptions {
+  host?: string;
+  port: number;
+  /** Canonical UUID sent first; random when omitted. */
+  uuid?: string;
+  /** Rate of the caller's audio: 8000 (kind 0x10) or 16000 (kind 0x12). */
+  sampleRate?: 8000 | 16000;
+  /** Label 16 kHz frames 0x10, as Asterisk before 20.17 / 21.12 / 22.7 does. */
+  legacy8kLabel?: boolean;
+  /** Send silence whenever nothing is playing, like a live phone line (default true). */
+  fillSilence?: boolean;
+  /** Keep received payloads (for recordings and inspection; default true). */
+  keepPayload?: boolean;
+  /** Classify received frames as voiced or silent (default true). */
+  analyze?: boolean;
+  connectTimeoutMs?: number;
+}
+
+/** One message received from the server. */
+export interface ReceivedFrame {
+  /** Milliseconds since the TCP connection was established. */
+  atMs: number;
+  kind: number;
+  bytes: number;
+  voiced: boolean;
+  payload?: Buffer;
+}
+
+/** One frame the simulator sent, for matching replies to what the caller said. */
+export interface SentMark {
+  atMs: number;
+  voiced: boolean;
+  /** Which `play()` call the frame came from (0-based), or -1 for line silence. */
+  clip: number;
+}
+
+/** Why a simulated call ended. */
+export type CallEnd =
+  | { by: 'client' }
+  | { by: 'server-hangup'; atMs: number }
+  | { by: 'server-close'; atMs: number }
+  | { by: 'error'; atMs: number; error: Error };
+
+/** Events: 'frame' (ReceivedFrame), 'hangup' (server sent 0x00), 'close' (CallEnd). */
+export class SimulatedCall extends EventEmitter {
+  readonly uuid: string;
+  readonly sampleRate: 8000 | 16000;
+  readonly kind: number;
+  /** Every audio frame received, in order. */
+  readonly received: ReceivedFrame[] = [];
+  /** Send time of every frame sent, in order. */
+  readonly sent: SentMark[] = [];
+  /** Resolves once when the call is over, however it ended. */
+  readonly closed: Promise<CallEnd>;
+
+  readonly #socket: Socket;
+  readonly #t0: number;
+  readonly #reader = new MessageReader();
+  readonly #fillSilence: boolean;
+  readonly #keepPayload: boolean;
+  readonly #analyze: boolean;
+  readonly #silence: Buffer;
+  readonly #queue: { frame: Buffer; voiced: boolean; clip: number; last?: () => void }[] = [];
+  #clips = 0;
+  #next: number;
+  #timer: NodeJS.Timeout | undefined;
+  #end: CallEnd | undefined;
+  #resolveClosed!: (end: CallEnd) => void;
+
+  private constructor(socket: Socket, uuid: string, options: SimulatedCallOptions) {
+    super();
+    this.#socket = socket;
+    this.#t0 = performance.now();
+    this.uuid = uuid;
+    this.sampleRate = options.sampleRate ?? 8000;
+    this.kind = options.legacy8kLabel ? Kind.Slin8k : kindForRate(this.sampleRate)!;
+    this.#fillSilence = options.fillSilence ?? true;
+    this.#keepPayload = options.keepPayload ?? true;
+    this.#analyze = options.analyze ?? true;
+    this.#silence = Buffer.alloc(frameBytes(this.sampleRate));
+    this.#next = this.#t0;
+    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', (err) => this.#finish({ by: 'error', atMs: this.nowMs(), error: err }));
+    socket.on('close', () => this.#finish({ by: 'server-close', atMs: this.nowMs() }));
+    socket.write(encodeMessage({ type: 'uuid', id: uuid }));
+    this.#tick();
+  }
+
+  /** Opens the TCP connection, sends the UUID and starts the 20 ms sender. */
+  static connect(options: SimulatedCallOptions): Promise<SimulatedCall> {
+    const host = options.host ?? '127.0.0.1';
+    const uuid = options.uuid ?? randomUUID();
+    if (options.sampleRate !== undefined && options.sampleRate !== 8000 && options.sampleRate !== 16000) {
+      return Promise.reject(new RangeError(`sampleRate must be 8000 or 16000, got ${String(options.sampleRate)}`));
+    }
+    try {
+      encodeMessage({ type: 'uuid', id: uuid });
+    } catch (err) {
+      return Promise.reject(new RangeError(`uuid must be a canonical 36-character UUID, got ${JSON.stringify(uuid)}`, { cause: err }));
+    }
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host, port: options.port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`cannot connect to ${host}:${options.port}: timed out after ${options.connectTimeoutMs ?? 5000} ms`));
+      }, options.connectTimeoutMs ?? 5000);
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new Error(`cannot connect to ${host}:${options.port}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }));
+      });
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        resolve(new SimulatedCall(socket, uuid, options));
+      });
+    });
+  }
+
+  /** Milliseconds since the connection was established. */
+  nowMs(): number {
+    return performance.now() - this.#t0;
+  }
+
+  /** True until the call has ended. */
+  get active(): boolean {
+    return this.#end === undefined;
+  }
+
+  /** Frames queued to play and not yet sent. */
+  get queuedFrames(): number {
+    return this.#queue.length;
+  }
+
+  /**
+   * Queues s16le PCM at the call's rate to be sent as real-time 20 ms frames (the last one padded).
+   * Resolves with the send time of the last frame, or when the call ends first.
+   */
+  play(pcm: Buffer): Promise<number> {
+    const clip = this.#clips++;
+    const frames = toFrames(pcm, this.sampleRate);
+    if (frames.length === 0 || !this.active) return Promise.resolve(this.nowMs());
+    return new Promise((resolve) => {
+      frames.forEach((frame, i) => {
+        this.#queue.push({
+          frame,
+          voiced: isVoiced(frame),
+          clip,
+          ...(i === frames.length - 1 ? { last: () => resolve(this.nowMs()) } : {}),
+        });
+      });
+      void this.closed.then(() => resolve(this.nowMs()));
+    });
+  }
+
+  /** Drops audio queued by `play()` that has not been sent yet. */
+  stopPlaying(): void {
+    for (const item of this.#queue.splice(0)) item.last?.();
+  }
+
+  /** Sends DTMF digits now, one 0x03 message each. */
+  sendDtmf(digits: string): void {
+    const messages = [...digits].map((digit) => encodeMessage({ type: 'dtmf', digit: digit.toUpperCase() }));
+    if (this.active) this.#socket.write(Buffer.concat(messages));
+  }
+
+  /** Hangs up the way Asterisk does: by closing TCP, with no 0x00 message. */
+  hangUp(): Promise<CallEnd> {
+    this.#finish({ by: 'client' });
+    return this.closed;
+  }
+
+  /** All received audio payloads joined (requires `keepPayload`). */
+  recording(): Buffer {
+    return Buffer.concat(this.received.flatMap((f) => (f.payload === undefined ? [] : [f.payload])));
+  }
+
+  /** Sample rate of the received audio, from the kind of the first received frame. */
+  receivedRate(): number | undefined {
+    const first = this.received[0];
+    return first === undefined ? undefined : AUDIO_KIND_RATES.get(first.kind);
+  }
+
+  #tick = (): void => {
+    if (!this.active) return;
+    const now = performance.now();
+    const item = this.#queue.shift();
+    if (item !== undefined) {
+      this.#send(item.frame, item.voiced, item.clip);
+      item.last?.();
+    } else if (this.#fillSilence) {
+      this.#send(this.#silence, false, -1);
+    }
+    // Absolute deadlines: the next frame is due 20 ms after this one's slot, not after now.
+    this.#next += FRAME_MS;
+    if (now - this.#next > FRAME_MS) this.#next = now + FRAME_MS; // fell behind: re-anchor, never burst
+    this.#timer = setTimeout(this.#tick, Math.max(0, this.#next - performance.now()));
+  };
+
+  #send(frame: Buffer, voiced: boolean, clip: number): void {
+    const head = Buffer.allocUnsafe(HEADER_BYTES);
+    head[0] = this.kind;
+    head.writeUInt16BE(frame.length, 1);
+    this.#socket.write(Buffer.concat([head, frame], HEADER_BYTES + frame.length));
+    this.sent.push({ atMs: this.nowMs(), voiced, clip });
+  }
+
+  #onData(chunk: Buffer): void {
+    let messages;
+    try {
+      messages = this.#reader.push(chunk);
+    } catch (err) {
+      this.#finish({ by: 'error', atMs: this.nowMs(), error: err as Error });
+      return;
+    }
+    for (const message of messages) {
+      if (message.type === 'audio') {
+        const frame: ReceivedFrame = {
+          atMs: this.nowMs(),
+          kind: message.kind,
+          bytes: message.payload.length,
+          voiced: this.#analyze ? isVoiced(message.payload) : false,
+          ...(this.#keepPayload ? { payload: message.payload } : {}),
+        };
+        this.received.push(frame);
+        this.emit('frame', frame);
+      } else if (message.type === 'hangup') {
+        this.emit('hangup');
+        this.#finish({ by: 'server-hangup', atMs: this.nowMs() });
+        return;
+      } else {
+        const error = new Error(`server sent a ${message.type} message, which Asterisk treats as an error`);
+        this.#finish({ by: 'error', atMs: this.nowMs(), error });
+        return;
+      }
+    }
+  }
+
+  #finish(end: CallEnd): void {
+    if (this.#end !== undefined) return;
+    this.#end = end;
+    clearTimeout(this.#timer);
+    this.#socket.destroy();
+    for (const item of this.#queue.splice(0)) item.last?.();
+    this.emit('close', end);
+    this.#resolveClosed(end);
+  }
+}
