@@ -180,13 +180,14 @@ export class MessageReader {
     let buf = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
     const messages: Message[] = [];
     let offset = 0;
-    while (buf.length - offset >= HEADER_BYTES) {
+    while (buf.length > offset) {
       const kind = buf[offset]!;
-      const length = buf.readUInt16BE(offset + 1);
-      // Check the kind and length before waiting for the payload, so garbage fails at once.
+      // Check the kind and length before waiting for the rest, so garbage fails at once.
       if (kind !== Kind.Hangup && kind !== Kind.Uuid && kind !== Kind.Dtmf && kind !== Kind.Error && !isAudioKind(kind)) {
         throw protocolError(`unknown message kind 0x${kind.toString(16).padStart(2, '0')}`);
       }
+      if (buf.length - offset < HEADER_BYTES) break;
+      const length = buf.readUInt16BE(offset + 1);
       if (length > this.#maxPayload) {
         throw protocolError(`payload length ${length} exceeds the limit of ${this.#maxPayload} bytes`);
       }

@@ -1,0 +1,288 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { EnergyVad, rms } from '../src/audio/vad.js';
+import { ulawToPcm } from '../src/audio/mulaw.js';
+import { createPlayout, slinFormat, ulawFormat, type Playout } from '../src/call/playout.js';
+
+interface Written {
+  at: number;
+  frame: Buffer;
+}
+
+function recorder(blocked = () => false): { frames: Written[]; sink: { write(f: Buffer): boolean; blocked(): boolean } } {
+  const frames: Written[] = [];
+  return { frames, sink: { write: (frame) => (frames.push({ at: performance.now(), frame }), true), blocked } };
+}
+
+/** PCM of `ms` at `rate` whose every sample is `value`. */
+function tone(ms: number, rate: number, value = 1000): Buffer {
+  const pcm = Buffer.alloc(Math.round((rate * ms) / 1000) * 2);
+  for (let i = 0; i < pcm.length; i += 2) pcm.writeInt16LE(value, i);
+  return pcm;
+}
+
+function isSilence(frame: Buffer): boolean {
+  return frame.subarray(3).every((b) => b === 0);
+}
+
+async function withPlayout<T>(playout: Playout, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } finally {
+    playout.stop();
+  }
+}
+
+const F8 = slinFormat(8000, 0x10, true);
+const F16 = slinFormat(16000, 0x12, true);
+
+describe('playout', { concurrency: true }, () => {
+  test('writes one silence frame per 20 ms at the call rate and kind', async () => {
+    const { frames, sink } = recorder();
+    const playout = createPlayout(sink, F16);
+    await withPlayout(playout, async () => {
+      playout.start();
+      await sleep(500);
+    });
+    const n = frames.length;
+    assert.ok(n >= 20 && n <= 28, `${n} frames in 500 ms`);
+    for (const { frame } of frames) {
+      assert.equal(frame.length, 643);
+      assert.equal(frame[0], 0x12);
+      assert.equal(frame.readUInt16BE(1), 640);
+      assert.ok(isSilence(frame));
+    }
+    const span = frames.at(-1)!.at - frames[0]!.at;
+    assert.ok(Math.abs(span / (n - 1) - 20) < 3, `mean interval ${span / (n - 1)} ms`);
+  });
+
+  test('plays queued audio in order, reports the first frame of each tag and what was played', async () => {
+    const { frames, sink } = recorder();
+    const playout = createPlayout(sink, F8);
+    const starts: [string, number][] = [];
+    playout.on('tagStart', (tag, at) => starts.push([tag, at]));
+    await withPlayout(playout, async () => {
+      playout.enqueue(tone(60, 8000, 100), 'a');
+      playout.enqueue(tone(40, 8000, 200), 'b');
+      assert.equal(playout.queuedMs, 100);
+      assert.equal(playout.idle, false);
+      const before = performance.now();
+      playout.start();
+      await playout.whenIdle();
+      assert.equal(playout.queuedMs, 0);
+      assert.deepEqual(starts.map(([t]) => t), ['a', 'b']);
+      assert.ok(starts[0]![1] >= before);
+      assert.ok(starts[1]![1] - starts[0]![1] >= 40, 'b starts three frames after a');
+      assert.equal(playout.playedMs('a'), 60);
+      assert.equal(playout.playedMs('b'), 40);
+      assert.equal(playout.playedMs('unknown'), 0);
+    });
+    const audio = frames.filter((w) => !isSilence(w.frame)).map((w) => w.frame.readInt16LE(3));
+    assert.deepEqual(audio, [100, 100, 100, 200, 200]);
+    assert.equal(playout.stats.audioFrames, 5);
+  });
+
+  test('a partial last frame is padded with silence, never sent short', async () => {
+    const { frames, sink } = recorder();
+    const playout = createPlayout(sink, F8);
+    await withPlayout(playout, async () => {
+      playout.enqueue(tone(25, 8000), 't');
+      playout.start();
+      await playout.whenIdle();
+    });
+    const audio = frames.filter((w) => !isSilence(w.frame));
+    assert.equal(audio.length, 2);
+    const last = audio[1]!.frame;
+    assert.equal(last.length, 323);
+    assert.equal(last.readInt16LE(3 + 39 * 2), 1000);
+    assert.equal(last.readInt16LE(3 + 40 * 2), 0);
+    assert.ok(frames.every((w) => w.frame.length === 323));
+  });
+
+  test('pieces smaller than a frame are joined, not padded, while a stream is open', async () => {
+    const { frames, sink } = recorder();
+    const playout = createPlayout(sink, F8);
+    await withPlayout(playout, async () => {
+      playout.start();
+      playout.beginStream();
+      for (let i = 0; i < 10; i++) playout.enqueue(tone(7, 8000, 500), 's');
+      playout.endStream();
+      await playout.whenIdle();
+    });
+    const audio = frames.filter((w) => !isSilence(w.frame));
+    assert.equal(audio.length, 4, '70 ms = 3 full frames + 1 padded');
+    for (const w of audio.slice(0, 3)) assert.ok(w.frame.subarray(3).equals(tone(20, 8000, 500)));
+  });
+
+  test('clear() makes the very next frame silence and reports what was heard', async () => {
+    const { frames, sink } = recorder();
+    const playout = createPlayout(sink, F8);
+    await withPlayout(playout, async () => {
+      playout.enqueue(tone(2000, 8000), 'long');
+      playout.start();
+      await sleep(100);
+      const cleared = playout.clear();
+      const written = frames.length;
+      assert.equal(cleared.length, 1);
+      assert.equal(cleared[0]!.tag, 'long');
+      assert.ok(cleared[0]!.playedMs >= 60 && cleared[0]!.playedMs <= 200, `played ${cleared[0]!.playedMs}`);
+      assert.equal(cleared[0]!.playedMs + cleared[0]!.droppedMs, 2000);
+      assert.equal(playout.queuedMs, 0);
+      await sleep(60);
+      assert.ok(frames.length > written);
+      assert.ok(frames.slice(written).every((w) => isSilence(w.frame)));
+    });
+  });
+
+  test('holds the queue while the socket is not drained and counts the skipped ticks', async () => {
+    let blocked = false;
+    const { frames, sink } = recorder(() => blocked);
+    const playout = createPlayout(sink, F8);
+    await withPlayout(playout, async () => {
+      playout.enqueue(tone(100, 8000), 'x');
+      playout.start();
+      await sleep(30);
+      blocked = true;
+      const written = frames.length;
+      await sleep(200);
+      assert.equal(frames.length, written);
+      assert.ok(playout.stats.backpressureSkips >= 5, `${playout.stats.backpressureSkips} skips`);
+      blocked = false;
+      await playout.whenIdle();
+      assert.equal(playout.playedMs('x'), 100);
+    });
+  });
+
+  test('counts an underrun only once a stream has started playing', async () => {
+    const { sink } = recorder();
+    const playout = createPlayout(sink, F8);
+    await withPlayout(playout, async () => {
+      playout.start();
+      playout.beginStream();
+      await sleep(100);
+      assert.equal(playout.stats.underruns, 0, 'waiting for the first audio is not an underrun');
+      playout.enqueue(tone(20, 8000), 'r');
+      await sleep(100);
+      assert.ok(playout.stats.underruns >= 2, `${playout.stats.underruns} underruns`);
+      playout.endStream();
+      const before = playout.stats.underruns;
+      await sleep(60);
+      assert.equal(playout.stats.underruns, before);
+    });
+  });
+
+  test('μ-law calls get 160-byte μ-law frames labelled 0x10', async () => {
+    const { frames, sink } = recorder();
+    const playout = createPlayout(sink, ulawFormat(true));
+    await withPlayout(playout, async () => {
+      playout.enqueue(tone(40, 8000, 4000), 'u');
+      playout.start();
+      await playout.whenIdle();
+      await sleep(25);
+    });
+    assert.ok(frames.length >= 3);
+    for (const { frame } of frames) {
+      assert.equal(frame[0], 0x10);
+      assert.equal(frame.readUInt16BE(1), 160);
+      assert.equal(frame.length, 163);
+    }
+    const decoded = ulawToPcm(frames[0]!.frame.subarray(3)).readInt16LE(0);
+    assert.ok(Math.abs(decoded - 4000) < 200, `decoded ${decoded}`);
+    assert.ok(frames.at(-1)!.frame.subarray(3).every((b) => b === 0xff), 'μ-law silence');
+  });
+
+  test('a format change to another rate resizes frames and drops stale audio', async () => {
+    const { frames, sink } = recorder();
+    const playout = createPlayout(sink, F8);
+    await withPlayout(playout, async () => {
+      playout.enqueue(tone(1000, 8000), 'old');
+      playout.setFormat(F16);
+      assert.equal(playout.queuedMs, 0);
+      playout.start();
+      await sleep(30);
+    });
+    assert.ok(frames.length >= 1);
+    assert.ok(frames.every((w) => w.frame.length === 643 && isSilence(w.frame)));
+  });
+
+  test('nothing is written after stop(), and whenIdle() resolves', async () => {
+    const { frames, sink } = recorder();
+    const playout = createPlayout(sink, F8);
+    playout.enqueue(tone(1000, 8000));
+    playout.start();
+    await sleep(50);
+    const idle = playout.whenIdle();
+    playout.stop();
+    await idle;
+    const n = frames.length;
+    playout.enqueue(tone(100, 8000));
+    await sleep(60);
+    assert.equal(frames.length, n);
+    assert.equal(playout.running, false);
+  });
+
+  test("emits 'idle' when the queue drains", async () => {
+    const { sink } = recorder();
+    const playout = createPlayout(sink, F8);
+    await withPlayout(playout, async () => {
+      playout.enqueue(tone(40, 8000));
+      playout.start();
+      await once(playout, 'idle');
+      assert.equal(playout.idle, true);
+    });
+  });
+});
+
+describe('playout clock', () => {
+  // Blocks the event loop, so it runs alone, not beside the timing tests above.
+  test('after a stall it re-anchors instead of bursting', async () => {
+    const { frames, sink } = recorder();
+    const playout = createPlayout(sink, F8);
+    await withPlayout(playout, async () => {
+      playout.start();
+      await sleep(60);
+      const end = performance.now() + 250;
+      while (performance.now() < end); // block the event loop
+      const resumed = performance.now();
+      await sleep(45);
+      const burst = frames.filter((w) => w.at >= resumed && w.at < resumed + 15).length;
+      assert.ok(burst <= 1, `${burst} frames right after the stall`);
+      assert.ok(playout.stats.reanchors >= 1);
+    });
+  });
+
+});
+
+describe('energy VAD', () => {
+  test('rms of a constant signal is its magnitude', () => {
+    assert.equal(rms(tone(20, 8000, -300)), 300);
+    assert.equal(rms(Buffer.alloc(0)), 0);
+  });
+
+  test('starts after the minimum speech and ends after the hangover', () => {
+    const vad = new EnergyVad({ threshold: 500, hangoverMs: 100, minSpeechMs: 40 });
+    const loud = tone(20, 8000, 2000);
+    const quiet = tone(20, 8000, 10);
+    assert.equal(vad.push(loud, 8000), undefined);
+    assert.equal(vad.push(loud, 8000), 'start');
+    assert.equal(vad.speaking, true);
+    for (let i = 0; i < 4; i++) assert.equal(vad.push(quiet, 8000), undefined);
+    assert.equal(vad.push(loud, 8000), undefined, 'voice inside the hangover keeps the utterance');
+    for (let i = 0; i < 4; i++) assert.equal(vad.push(quiet, 8000), undefined);
+    assert.equal(vad.push(quiet, 8000), 'end');
+    assert.equal(vad.speaking, false);
+  });
+
+  test('a single click does not start speech, and reset() ends an open utterance', () => {
+    const vad = new EnergyVad({ threshold: 500, hangoverMs: 100 });
+    assert.equal(vad.push(tone(20, 16000, 9000), 16000), undefined);
+    assert.equal(vad.push(tone(20, 16000, 0), 16000), undefined);
+    assert.equal(vad.reset(), undefined);
+    for (let i = 0; i < 3; i++) vad.push(tone(20, 16000, 9000), 16000);
+    assert.equal(vad.speaking, true);
+    assert.equal(vad.reset(), 'end');
+  });
+});
