@@ -27,14 +27,20 @@ export interface TurnLatency {
  */
 export class TurnTrace {
   readonly turn: number;
-  readonly #speechEndAt: number;
+  #speechEndAt: number | undefined;
   readonly #marks = new Map<TurnStage, number>();
   speculative = false;
   interrupted = false;
 
-  constructor(turn: number, speechEndAt: number) {
+  /** A speculative turn starts before the caller has finished: its speech end comes later. */
+  constructor(turn: number, speechEndAt?: number) {
     this.turn = turn;
     this.#speechEndAt = speechEndAt;
+  }
+
+  /** Sets the time of the last voiced inbound frame of the utterance this turn answers. */
+  setSpeechEnd(at: number): void {
+    this.#speechEndAt = at;
   }
 
   mark(stage: TurnStage, at: number = performance.now()): void {
@@ -47,10 +53,12 @@ export class TurnTrace {
 
   result(): TurnLatency {
     const stages: Partial<Record<TurnStage, number>> = {};
+    const origin = this.#speechEndAt ?? this.#marks.get('asr_final');
     for (const stage of TURN_STAGES) {
       const at = this.#marks.get(stage);
+      if (origin === undefined) break;
       // A speculative turn may reach a stage before the utterance ended: that costs the caller 0 ms.
-      if (at !== undefined) stages[stage] = round(Math.max(0, at - this.#speechEndAt));
+      if (at !== undefined) stages[stage] = round(Math.max(0, at - origin));
     }
     return {
       turn: this.turn,

@@ -1,0 +1,211 @@
+import { isAbortError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Playout } from './playout.js';
+import type { SpokenPiece } from './heard.js';
+import type { TurnTrace } from './latency-trace.js';
+
+/** One piece of synthesized audio of a reply, in chunk order. */
+export interface ReplyAudio {
+  index: number;
+  text: string;
+  pcm: Buffer;
+  /** True on the last piece of chunk `index`. */
+  last: boolean;
+}
+
+/** The stages a turn runs, composed by the caller: text deltas → chunks → audio. */
+export interface TurnPipeline {
+  /** The reply's text deltas (LLM, or a fixed phrase). */
+  deltas(signal: AbortSignal): AsyncIterable<string>;
+  /** Speakable chunks from text deltas. */
+  chunks(deltas: AsyncIterable<string>): AsyncIterable<string>;
+  /** Audio for the chunks, strictly in order. */
+  audio(chunks: AsyncIterable<string>, signal: AbortSignal): AsyncIterable<ReplyAudio>;
+}
+
+export type TurnOutcome = 'played' | 'interrupted' | 'discarded' | 'failed';
+
+/** What a chunk of this turn sent to the playout, kept to account for what was heard. */
+interface ChunkAudio {
+  text: string;
+  tag: string;
+  buffers: Buffer[];
+  bytes: number;
+}
+
+/**
+ * One bot reply, abortable as a unit. Everything upstream of the playout runs as fast as the
+ * providers allow; audio is queued only once the turn is committed (speculative turns wait).
+ */
+export class Turn {
+  readonly id: number;
+  readonly trace: TurnTrace;
+  readonly #controller = new AbortController();
+  readonly #signal: AbortSignal;
+  readonly #playout: Playout;
+  readonly #sampleRate: number;
+  readonly #log: Logger;
+  readonly #chunks: ChunkAudio[] = [];
+  readonly #onTagStart: (tag: string, at: number) => void;
+  #commit!: () => void;
+  readonly #committed: Promise<void>;
+  #isCommitted: boolean;
+  #outcome: TurnOutcome | undefined;
+  #text = '';
+  /** Resolves when the turn has finished: all its audio played, or it was stopped. */
+  readonly done: Promise<TurnOutcome>;
+
+  constructor(opts: {
+    id: number;
+    trace: TurnTrace;
+    playout: Playout;
+    sampleRate: number;
+    callSignal: AbortSignal;
+    pipeline: TurnPipeline;
+    log: Logger;
+    speculative?: boolean;
+  }) {
+    this.id = opts.id;
+    this.trace = opts.trace;
+    this.#playout = opts.playout;
+    this.#sampleRate = opts.sampleRate;
+    this.#log = opts.log;
+    this.#signal = AbortSignal.any([opts.callSignal, this.#controller.signal]);
+    this.#isCommitted = !opts.speculative;
+    this.#committed = this.#isCommitted ? Promise.resolve() : new Promise((resolve) => (this.#commit = resolve));
+    this.trace.speculative = opts.speculative ?? false;
+    this.#onTagStart = (tag, at) => {
+      if (tag.startsWith(`t${this.id}.`)) this.trace.mark('first_frame', at);
+    };
+    this.#playout.on('tagStart', this.#onTagStart);
+    this.done = this.#run(opts.pipeline).finally(() => this.#playout.off('tagStart', this.#onTagStart));
+  }
+
+  get signal(): AbortSignal {
+    return this.#signal;
+  }
+
+  get committed(): boolean {
+    return this.#isCommitted;
+  }
+
+  /** The text produced so far (all chunks, heard or not). */
+  get text(): string {
+    return this.#text;
+  }
+
+  /** Lets a speculative turn's audio reach the playout. */
+  commit(): void {
+    if (this.#isCommitted) return;
+    this.#isCommitted = true;
+    this.#commit();
+  }
+
+  /** Stops the turn: LLM and TTS requests are cancelled; queued audio is the caller's to clear. */
+  abort(outcome: 'interrupted' | 'discarded'): void {
+    this.#outcome ??= outcome;
+    if (outcome === 'interrupted') this.trace.interrupted = true;
+    this.#controller.abort(outcome);
+  }
+
+  /** What each chunk of this turn sent to the playout and how much of it was written. */
+  pieces(): SpokenPiece[] {
+    return this.#chunks.map((c) => ({
+      text: c.text,
+      totalMs: (c.bytes / 2 / this.#sampleRate) * 1000,
+      playedMs: this.#playout.playedMs(c.tag),
+    }));
+  }
+
+  /**
+   * The audio this turn queued but the caller has not heard, from the cut point on: used to
+   * resume after a false-alarm barge-in, so nothing is spoken twice.
+   */
+  unplayed(): { tag: string; pcm: Buffer }[] {
+    const out: { tag: string; pcm: Buffer }[] = [];
+    for (const chunk of this.#chunks) {
+      let skip = Math.round((this.#playout.playedMs(chunk.tag) / 1000) * this.#sampleRate) * 2;
+      for (const buf of chunk.buffers) {
+        if (skip >= buf.length) {
+          skip -= buf.length;
+          continue;
+        }
+        out.push({ tag: chunk.tag, pcm: skip > 0 ? buf.subarray(skip) : buf });
+        skip = 0;
+      }
+    }
+    return out;
+  }
+
+  async #run(pipeline: TurnPipeline): Promise<TurnOutcome> {
+    const signal = this.#signal;
+    let streaming = false;
+    try {
+      const deltas = this.#traced(pipeline.deltas(signal));
+      const chunks = this.#tracedChunks(pipeline.chunks(deltas));
+      for await (const piece of pipeline.audio(chunks, signal)) {
+        if (piece.pcm.length > 0) this.trace.mark('tts_first_audio');
+        if (!this.#isCommitted) await abortable(this.#committed, signal);
+        // Re-check after every await: a late audio piece must not reach a cleared playout.
+        if (signal.aborted) break;
+        if (!streaming) {
+          this.#playout.beginStream();
+          streaming = true;
+        }
+        const chunk = this.#chunk(piece.index, piece.text);
+        if (piece.pcm.length > 0) {
+          chunk.buffers.push(piece.pcm);
+          chunk.bytes += piece.pcm.length;
+          this.#playout.enqueue(piece.pcm, chunk.tag);
+        }
+      }
+    } catch (err) {
+      if (!signal.aborted && !isAbortError(err)) {
+        this.#log.warn({ turn: this.id, err: (err as Error)?.message ?? String(err) }, 'reply failed');
+        this.#outcome ??= 'failed';
+      }
+    } finally {
+      if (streaming) this.#playout.endStream();
+    }
+    if (signal.aborted) return (this.#outcome ??= 'interrupted');
+    if (streaming) await this.#playout.whenIdle();
+    return (this.#outcome ??= signal.aborted ? 'interrupted' : 'played');
+  }
+
+  #chunk(index: number, text: string): ChunkAudio {
+    let chunk = this.#chunks[index];
+    if (chunk === undefined) {
+      chunk = { text, tag: `t${this.id}.${index}`, buffers: [], bytes: 0 };
+      this.#chunks[index] = chunk;
+    }
+    return chunk;
+  }
+
+  async *#traced(deltas: AsyncIterable<string>): AsyncIterable<string> {
+    for await (const delta of deltas) {
+      if (delta !== '') this.trace.mark('llm_first_token');
+      this.#text += delta;
+      yield delta;
+    }
+  }
+
+  async *#tracedChunks(chunks: AsyncIterable<string>): AsyncIterable<string> {
+    for await (const chunk of chunks) {
+      this.trace.mark('first_chunk');
+      yield chunk;
+    }
+  }
+}
+
+/** Waits for `promise` unless `signal` aborts first (then resolves, leaving the check to the caller). */
+function abortable(promise: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const onAbort = () => resolve();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
+}
