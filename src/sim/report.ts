@@ -42,7 +42,7 @@ export function formatAggregate(reports: readonly CallReport[], failures: readon
   for (let i = 0; i < turns; i++) {
     const lat = reports.flatMap((r) => (r.turns[i]?.latencyMs === undefined ? [] : [r.turns[i]!.latencyMs!]));
     const dur = reports.flatMap((r) => (r.turns[i]?.replyMs === undefined ? [] : [r.turns[i]!.replyMs!]));
-    rows.push([String(i + 1), String(lat.length), fmt(percentile(lat, 50)), fmt(percentile(lat, 95)), fmt(Math.max(...lat, NaN)), fmt(percentile(dur, 50))]);
+    rows.push([String(i + 1), String(lat.length), fmt(percentile(lat, 50)), fmt(percentile(lat, 95)), fmt(percentile(lat, 100)), fmt(percentile(dur, 50))]);
   }
   if (rows.length > 0) lines.push(table(['turn', 'replies', 'latency p50', 'p95', 'max', 'reply ms p50'], rows));
   if (reports.length > 0) {

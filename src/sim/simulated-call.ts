@@ -186,10 +186,11 @@ export class SimulatedCall extends EventEmitter {
     return Buffer.concat(this.received.flatMap((f) => (f.payload === undefined ? [] : [f.payload])));
   }
 
-  /** Sample rate of the received audio, from the kind of the first received frame. */
+  /** Sample rate of the received audio, from the first frame's kind (a 640-byte 0x10 frame is 16 kHz). */
   receivedRate(): number | undefined {
     const first = this.received[0];
-    return first === undefined ? undefined : AUDIO_KIND_RATES.get(first.kind);
+    if (first === undefined) return undefined;
+    return first.kind === Kind.Slin8k && first.bytes === frameBytes(16000) ? 16000 : AUDIO_KIND_RATES.get(first.kind);
   }
 
   #tick = (): void => {

@@ -16,11 +16,11 @@ export interface JitterStats {
   p50: number;
   p99: number;
   max: number;
-  /** Frames that arrived more than `earlyToleranceMs` before their slot: sent ahead of real time. */
+  /** Frames that arrived over `earlyToleranceMs` ahead of the best 20 ms schedule of the second before: sent ahead of real time. */
   early: number;
-  /** Times the stream fell more than one frame behind its schedule (the line heard a gap). */
+  /** Inter-arrival gaps longer than 20 ms + `lateToleranceMs`: the line heard a gap. */
   late: number;
-  /** Frame slots that passed with nothing received, summed over those gaps. */
+  /** Frame slots between the first and last arrival that nothing filled. */
   lost: number;
 }
 
@@ -30,35 +30,42 @@ export interface JitterOptions {
   lateToleranceMs?: number;
 }
 
+/** Frames (1 s) over which the best schedule is remembered when judging a frame early. */
+const SCHEDULE_WINDOW = 50;
+
 /**
- * Jitter of a frame stream from arrival times (ms, ascending). The schedule is anchored on the
- * earliest of the first frames (arrival − 20 ms × index) and moves later only when the stream falls
- * behind, as a paced sender re-anchors; frames ahead of it are early.
+ * Jitter of a frame stream from arrival times (ms, ascending). A frame is early when it beats the
+ * 20 ms schedule implied by the most punctual frame of the previous second, so a receiver stall
+ * (late frames, then a batch) does not count, while a sender bursting ahead of real time does.
  */
 export function jitterStats(arrivals: ArrayLike<number>, options: JitterOptions = {}): JitterStats {
   const earlyTol = options.earlyToleranceMs ?? 10;
   const lateTol = options.lateToleranceMs ?? FRAME_MS;
   const n = arrivals.length;
   const deviations = new Float64Array(Math.max(0, n - 1));
-  for (let i = 1; i < n; i++) deviations[i - 1] = Math.abs(arrivals[i]! - arrivals[i - 1]! - FRAME_MS);
-  let anchor = Infinity;
-  for (let i = 0; i < Math.min(n, 10); i++) anchor = Math.min(anchor, arrivals[i]! - i * FRAME_MS);
-  let early = 0;
   let late = 0;
-  let lost = 0;
-  let expected = anchor;
-  for (let i = 0; i < n; i++) {
-    const at = arrivals[i]!;
-    if (at < expected - earlyTol) early++;
-    else if (at > expected + lateTol) {
-      late++;
-      lost += Math.floor((at - expected) / FRAME_MS);
-      expected = at;
-    }
-    expected += FRAME_MS;
-  }
   let max = 0;
-  for (const d of deviations) max = Math.max(max, d);
+  for (let i = 1; i < n; i++) {
+    const dt = arrivals[i]! - arrivals[i - 1]!;
+    const d = Math.abs(dt - FRAME_MS);
+    deviations[i - 1] = d;
+    if (d > max) max = d;
+    if (dt > FRAME_MS + lateTol) late++;
+  }
+  // Monotonic deque of indices holding the minimum of (arrival − 20 ms × index) over the window.
+  const offsets = new Float64Array(n);
+  const deque = new Int32Array(n);
+  let head = 0;
+  let tail = 0;
+  let early = 0;
+  for (let i = 0; i < n; i++) {
+    offsets[i] = arrivals[i]! - i * FRAME_MS;
+    while (tail > head && deque[head]! < i - SCHEDULE_WINDOW) head++;
+    if (tail > head && offsets[i]! < offsets[deque[head]!]! - earlyTol) early++;
+    while (tail > head && offsets[deque[tail - 1]!]! >= offsets[i]!) tail--;
+    deque[tail++] = i;
+  }
+  const lost = n > 1 ? Math.max(0, Math.round((arrivals[n - 1]! - arrivals[0]!) / FRAME_MS) + 1 - n) : 0;
   return {
     frames: n,
     p50: n > 1 ? percentile(deviations, 50) : 0,
