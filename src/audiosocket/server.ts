@@ -135,7 +135,10 @@ class TcpAudioSocketServer extends EventEmitter<AudioSocketServerEvents> impleme
     this.#accepting = false;
     if (!this.#listening) return Promise.resolve();
     this.#listening = false;
-    return new Promise((resolve) => this.#server.close(() => resolve()));
+    // net.Server.close() stops listening at once but calls back only after every connection has
+    // closed; existing calls go on, so do not wait for that.
+    this.#server.close();
+    return Promise.resolve();
   }
 
   async close(): Promise<void> {

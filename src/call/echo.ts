@@ -11,11 +11,9 @@ const PRE_ROLL_MS = 200;
  * the peer stops sending frames, by the clock.
  */
 export function createEchoHandler(config: Pick<CallConfig, 'vadThreshold' | 'endOfSpeechMs' | 'echoMaxMs'>) {
-  return async function echo(call: AudioSocketCall): Promise<void> {
-    const format = await call.format;
-    if (call.signal.aborted) return;
-    let sampleRate = format.sampleRate;
-    call.on('format', (f) => (sampleRate = f.sampleRate));
+  return function echo(call: AudioSocketCall): void {
+    // Listen at once: the first frames can arrive in the same TCP chunk as the UUID.
+    let sampleRate = 8000;
     const vad = new EnergyVad({ threshold: config.vadThreshold, hangoverMs: config.endOfSpeechMs });
     let frames: Buffer[] = [];
     let bytes = 0;
@@ -39,6 +37,7 @@ export function createEchoHandler(config: Pick<CallConfig, 'vadThreshold' | 'end
     };
 
     call.on('audio', (pcm) => {
+      sampleRate = call.currentFormat?.sampleRate ?? sampleRate;
       frames.push(pcm);
       bytes += pcm.length;
       const event = vad.push(pcm, sampleRate);
