@@ -26,12 +26,20 @@ export const LATENCY_BUCKETS_S = [
 export interface ServerStatsSnapshot {
   /** Connections accepted since start. */
   accepted?: number;
-  /** Connections refused since start, by reason (`not_allowed`, `max_calls`, `draining`, …). */
+  /** Connections refused since start, by reason (`allowlist`, `capacity`, `draining`). */
   refused?: Readonly<Record<string, number>>;
+  handshakeFailures?: number;
+  protocolErrors?: number;
+  idleTimeouts?: number;
+  handlerErrors?: number;
   framesIn?: number;
   framesOut?: number;
   /** Paced ticks that found the playout queue empty mid-utterance. */
   underruns?: number;
+  /** Paced ticks skipped because the socket was not draining. */
+  backpressureSkips?: number;
+  /** Times the playout clock fell behind and re-anchored. */
+  reanchors?: number;
 }
 
 /** The Prometheus side of the process: an `Observer` plus collectors read at scrape time. */
@@ -118,6 +126,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   fromStats('voicebot_frames_in_total', 'Audio frames received from Asterisk.', (s) => s.framesIn);
   fromStats('voicebot_frames_out_total', 'Audio frames written to Asterisk.', (s) => s.framesOut);
   fromStats('voicebot_playout_underruns_total', 'Paced ticks that found the playout queue empty mid-utterance.', (s) => s.underruns);
+  fromStats('voicebot_playout_backpressure_skips_total', 'Paced ticks skipped because the socket was not draining.', (s) => s.backpressureSkips);
+  fromStats('voicebot_playout_reanchors_total', 'Times the playout clock fell behind and re-anchored.', (s) => s.reanchors);
+  fromStats('voicebot_handshake_failures_total', 'Connections that never sent a valid UUID message.', (s) => s.handshakeFailures);
+  fromStats('voicebot_protocol_errors_total', 'Calls ended by a malformed AudioSocket message.', (s) => s.protocolErrors);
+  fromStats('voicebot_idle_timeouts_total', 'Calls ended because the peer sent nothing for too long.', (s) => s.idleTimeouts);
+  fromStats('voicebot_handler_errors_total', 'Calls ended because their handler failed.', (s) => s.handlerErrors);
   new Counter({
     name: 'voicebot_connections_refused_total',
     help: 'AudioSocket connections refused, by reason.',
