@@ -18,8 +18,11 @@ export const TRANSFER_CONTEXT = 'voicebot-transfer';
 
 const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-// Same characters as the dialplan's FILTER(0-9A-Za-z_+,…); a leading "_" would read as a pattern.
-const DESTINATION = /^[0-9A-Za-z+][0-9A-Za-z_+]{0,63}$/;
+/** Characters a destination may hold; the dialplan passes the decision through FILTER(<these>,…). */
+export const DESTINATION_FILTER = '0-9A-Za-z_+';
+
+// The same set as a regular expression class; a leading "_" would make the name a pattern.
+const DESTINATION = new RegExp(`^[0-9A-Za-z+][${DESTINATION_FILTER}]{0,63}$`);
 
 /** The call id in the form Asterisk's UUID() prints (lower case), or undefined if it is no UUID. */
 export function canonicalCallId(callId: string): string | undefined {
