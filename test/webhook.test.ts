@@ -1,0 +1,229 @@
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import { pino } from 'pino';
+import type { CallRecordConfig } from '../src/metrics/config.js';
+import { buildCallRecord, createCallRecorder, type CallRecord, type CallSummary } from '../src/ops/call-record.js';
+
+/** A pino logger that keeps every line as an object. */
+function captureLogger(level = 'debug') {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { log: pino({ level }, stream), lines };
+}
+
+/** A webhook receiver that answers each POST with the next status of `statuses` (then 200). */
+async function startReceiver(statuses: number[], delayMs = 0) {
+  const bodies: { body: string; headers: IncomingMessage['headers']; at: number }[] = [];
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      bodies.push({ body, headers: req.headers, at: Date.now() });
+      const status = statuses.shift() ?? 200;
+      setTimeout(() => {
+        res.writeHead(status, { 'content-type': 'application/json' }).end('{}');
+      }, delayMs);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}/hooks/calls?token=s3cr3t`,
+    bodies,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
+
+function config(overrides: Partial<CallRecordConfig>): CallRecordConfig {
+  return {
+    webhookUrl: undefined,
+    webhookSecret: undefined,
+    webhookTimeoutMs: 1_000,
+    webhookRetries: 3,
+    webhookBackoffMs: 20,
+    webhookMaxInFlight: 10,
+    recordTranscripts: false,
+    ...overrides,
+  };
+}
+
+const summary: CallSummary = {
+  callId: '4f1c2a9e-6b1d-4a7e-9c3b-2d5e8f0a1b2c',
+  startedAt: Date.parse('2026-11-24T06:00:00.000Z'),
+  endedAt: Date.parse('2026-11-24T06:01:30.250Z'),
+  outcome: 'caller_hangup',
+  turns: [
+    { stages: { asr_final: 310.44, llm_first_token: 420, first_frame: 690.07, voice_to_voice: 1010 } },
+    { stages: { asr_final: 280, voice_to_voice: Number.NaN } },
+  ],
+  transcript: [
+    { role: 'caller', text: 'my card number is 1234', atMs: 1200 },
+    { role: 'bot', text: 'thank you', atMs: 2500 },
+  ],
+};
+
+test('a record carries id, ISO start, duration, outcome and per-turn stages, and no transcript by default', () => {
+  const record = buildCallRecord(summary, false);
+  assert.deepEqual(record, {
+    callId: summary.callId,
+    start: '2026-11-24T06:00:00.000Z',
+    durationMs: 90_250,
+    outcome: 'caller_hangup',
+    turns: [
+      { stages: { asr_final: 310.4, llm_first_token: 420, first_frame: 690.1, voice_to_voice: 1010 } },
+      { stages: { asr_final: 280 } },
+    ],
+  });
+  assert.equal(buildCallRecord(summary, true).transcript?.length, 2);
+});
+
+test('the record goes to the info log without a transcript, and to the webhook', async () => {
+  const receiver = await startReceiver([]);
+  const { log, lines } = captureLogger('info');
+  const recorder = createCallRecorder(config({ webhookUrl: receiver.url, recordTranscripts: true }), log);
+  recorder.record(summary);
+  await recorder.flush(2_000);
+  await receiver.close();
+
+  const logged = lines.find((l) => l.msg === 'call record');
+  assert.ok(logged);
+  assert.equal(logged.level, 30);
+  const record = logged.record as CallRecord;
+  assert.equal(record.callId, summary.callId);
+  assert.equal(record.transcript, undefined);
+  assert.doesNotMatch(JSON.stringify(lines), /card number/);
+
+  assert.equal(receiver.bodies.length, 1);
+  const posted = JSON.parse(receiver.bodies[0]!.body) as CallRecord;
+  assert.equal(posted.transcript?.[0]?.text, 'my card number is 1234');
+  assert.equal(receiver.bodies[0]!.headers['content-type'], 'application/json');
+});
+
+test('without RECORD_TRANSCRIPTS the webhook gets no transcript either', async () => {
+  const receiver = await startReceiver([]);
+  const recorder = createCallRecorder(config({ webhookUrl: receiver.url }), captureLogger().log);
+  recorder.record(summary);
+  await recorder.flush(2_000);
+  await receiver.close();
+  const posted = JSON.parse(receiver.bodies[0]!.body) as CallRecord;
+  assert.equal(posted.transcript, undefined);
+  assert.doesNotMatch(receiver.bodies[0]!.body, /card number/);
+});
+
+test('5xx answers are retried with growing backoff until a 200', async () => {
+  const receiver = await startReceiver([503, 500]);
+  const { log, lines } = captureLogger();
+  const recorder = createCallRecorder(config({ webhookUrl: receiver.url, webhookBackoffMs: 40 }), log);
+  recorder.record(summary);
+  assert.equal(recorder.pending, 1);
+  await recorder.flush(3_000);
+  await receiver.close();
+
+  assert.equal(receiver.bodies.length, 3);
+  assert.equal(receiver.bodies[0]!.body, receiver.bodies[2]!.body, 'every attempt sends the same record');
+  const gap1 = receiver.bodies[1]!.at - receiver.bodies[0]!.at;
+  const gap2 = receiver.bodies[2]!.at - receiver.bodies[1]!.at;
+  assert.ok(gap1 >= 30, `first backoff ${gap1} ms`);
+  assert.ok(gap2 >= 70, `second backoff ${gap2} ms`);
+  assert.equal(recorder.pending, 0);
+  assert.ok(lines.some((l) => l.msg === 'call record delivered'));
+  assert.ok(!lines.some((l) => l.msg === 'call record webhook failed'));
+});
+
+test('a 4xx answer is not retried and is reported once', async () => {
+  const receiver = await startReceiver([400]);
+  const { log, lines } = captureLogger();
+  const recorder = createCallRecorder(config({ webhookUrl: receiver.url }), log);
+  recorder.record(summary);
+  await recorder.flush(2_000);
+  await receiver.close();
+  assert.equal(receiver.bodies.length, 1);
+  const warnings = lines.filter((l) => l.msg === 'call record webhook failed');
+  assert.equal(warnings.length, 1);
+  assert.equal(warnings[0]!.status, 400);
+});
+
+test('an unreachable webhook gets bounded retries, then one warning that leaks no token', async () => {
+  const receiver = await startReceiver([]);
+  const url = receiver.url;
+  await receiver.close();
+  const { log, lines } = captureLogger();
+  const recorder = createCallRecorder(config({ webhookUrl: url, webhookRetries: 2, webhookBackoffMs: 10 }), log);
+
+  assert.doesNotThrow(() => recorder.record(summary));
+  await recorder.flush(3_000);
+
+  const warnings = lines.filter((l) => l.level === 40);
+  assert.equal(warnings.length, 1);
+  assert.equal(warnings[0]!.msg, 'call record webhook failed');
+  assert.equal(warnings[0]!.attempts, 3);
+  assert.equal(warnings[0]!.error, 'ECONNREFUSED');
+  assert.doesNotMatch(JSON.stringify(lines), /s3cr3t|hooks\/calls/);
+  assert.equal(recorder.pending, 0);
+});
+
+test('a slow webhook times out per attempt and flush waits only as long as asked', async () => {
+  const receiver = await startReceiver([], 2_000);
+  const { log, lines } = captureLogger();
+  const recorder = createCallRecorder(
+    config({ webhookUrl: receiver.url, webhookTimeoutMs: 150, webhookRetries: 1, webhookBackoffMs: 10 }),
+    log,
+  );
+  recorder.record(summary);
+  const started = Date.now();
+  await recorder.flush(50);
+  assert.ok(Date.now() - started < 500, 'flush gives up at its own timeout');
+  assert.equal(recorder.pending, 1);
+  assert.ok(lines.some((l) => l.msg === 'call record webhooks still in flight at flush timeout'));
+
+  await recorder.flush(3_000);
+  assert.equal(recorder.pending, 0);
+  assert.equal(receiver.bodies.length, 2);
+  const failed = lines.find((l) => l.msg === 'call record webhook failed');
+  assert.equal(failed?.error, 'timeout');
+  await receiver.close();
+});
+
+test('records beyond the in-flight bound are dropped with a warning, never queued without limit', async () => {
+  const receiver = await startReceiver([], 300);
+  const { log, lines } = captureLogger();
+  const recorder = createCallRecorder(config({ webhookUrl: receiver.url, webhookMaxInFlight: 2 }), log);
+  for (let i = 0; i < 5; i++) recorder.record({ ...summary, callId: `call-${i}` });
+  assert.equal(recorder.pending, 2);
+  assert.equal(lines.filter((l) => l.msg === 'call record webhook queue full, record dropped').length, 3);
+  assert.equal(lines.filter((l) => l.msg === 'call record').length, 5, 'every record is still logged');
+  await recorder.flush(3_000);
+  await receiver.close();
+  assert.equal(receiver.bodies.length, 2);
+});
+
+test('with a secret, the body is signed with HMAC-SHA256', async () => {
+  const receiver = await startReceiver([]);
+  const recorder = createCallRecorder(config({ webhookUrl: receiver.url, webhookSecret: 'k3y' }), captureLogger().log);
+  recorder.record(summary);
+  await recorder.flush(2_000);
+  await receiver.close();
+  const { body, headers } = receiver.bodies[0]!;
+  assert.equal(headers['x-voicebot-signature'], `sha256=${createHmac('sha256', 'k3y').update(body).digest('hex')}`);
+});
+
+test('without a webhook URL the recorder only logs and flush returns at once', async () => {
+  const { log, lines } = captureLogger();
+  const recorder = createCallRecorder(config({}), log);
+  recorder.record(summary);
+  assert.equal(recorder.pending, 0);
+  await recorder.flush(1_000);
+  assert.equal(lines.filter((l) => l.msg === 'call record').length, 1);
+});
