@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createAudioSocketServer } from '../src/audiosocket/server.js';
 import { EnvReader } from '../src/config/env-reader.js';
 import { silentLogger } from '../src/logger.js';
 import { readOpsConfig } from '../src/metrics/config.js';
 import { createOpsHttpServer, type OpsHttpServer, type Readiness } from '../src/metrics/http-server.js';
 import { createMetrics, TURN_STAGES, type ServerStatsSnapshot } from '../src/metrics/metrics.js';
+import { SimulatedCall } from '../src/sim/simulated-call.js';
 
 async function get(port: number, path: string, method = 'GET') {
   const res = await fetch(`http://127.0.0.1:${port}${path}`, { method });
@@ -180,4 +183,33 @@ test('ops config defaults and bind host fallback', () => {
     assert.match(err.message, /HTTP_PORT/);
     return true;
   });
+});
+
+test('server counters reach /metrics from a live AudioSocket server', async () => {
+  const server = createAudioSocketServer({
+    config: { host: '127.0.0.1', port: 0, maxCalls: 1 },
+    log: silentLogger(),
+    onCall: () => {},
+  });
+  const { port } = await server.listen();
+  const metrics = createMetrics({ processMetrics: false });
+  metrics.bindActiveCalls(() => server.activeCalls);
+  metrics.bindServerStats(() => server.stats);
+
+  const call = await SimulatedCall.connect({ port, sampleRate: 16000 });
+  const deadline = Date.now() + 2_000;
+  while ((server.activeCalls < 1 || server.stats.framesIn < 5) && Date.now() < deadline) await sleep(20);
+  const refused = await SimulatedCall.connect({ port });
+  await refused.closed;
+
+  const text = await metrics.render();
+  assert.equal(sample(text, 'voicebot_active_calls'), 1);
+  assert.equal(sample(text, 'voicebot_connections_accepted_total'), 1);
+  assert.equal(sample(text, 'voicebot_connections_refused_total{reason="capacity"}'), 1);
+  assert.ok((sample(text, 'voicebot_frames_in_total') ?? 0) >= 5);
+  assert.ok((sample(text, 'voicebot_frames_out_total') ?? 0) >= 1);
+
+  await call.hangUp();
+  await server.close();
+  assert.equal(sample(await metrics.render(), 'voicebot_active_calls'), 0);
 });
