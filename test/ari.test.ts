@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, beforeEach, test } from 'node:test';
+import { WebSocket } from 'ws';
 
 import { createChannelControl } from '../src/ari/channel-control.js';
 import { ariStatusOf, createAriClient, type AriClient } from '../src/ari/client.js';
@@ -153,27 +157,42 @@ test('a wrong password is ari_failed with status 401 and the password appears no
   assert.ok(!capture.text().includes(Buffer.from(`${USER}:${wrong}`).toString('base64')));
 });
 
-test('a 5xx answer is ari_unavailable and retryable', async () => {
-  const broken = createAriClient({ url: `${fake.url}/broken`, user: USER, password: PASSWORD, timeoutMs: 1_000 });
-  // The fake answers 404 for unknown resources; a 5xx needs a server that fails on purpose.
-  const { createServer } = await import('node:http');
+test('a 5xx answer is ari_unavailable and retryable; an unknown resource is ari_failed 404', async () => {
   const server = createServer((_req, res) => res.writeHead(503, { 'content-type': 'application/json' }).end('{"message":"busy"}'));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
-    const port = (server.address() as { port: number }).port;
+    const { port } = server.address() as AddressInfo;
     const client = createAriClient({ url: `http://127.0.0.1:${port}/ari/`, user: USER, password: PASSWORD, timeoutMs: 1_000 });
     await assert.rejects(client.ping(), (err: unknown) => {
       assert.ok(err instanceof VoicebotError);
       assert.equal(err.code, 'ari_unavailable');
+      assert.equal(err.retryable, true);
       assert.equal(ariStatusOf(err), 503);
       assert.match(err.message, /busy/);
       return true;
     });
-    await assert.rejects(broken.ping(), (err: unknown) => err instanceof VoicebotError && ariStatusOf(err) === 404);
   } finally {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+  const misplaced = createAriClient({ url: `${fake.url}/not-ari`, user: USER, password: PASSWORD, timeoutMs: 1_000 });
+  await assert.rejects(misplaced.ping(), (err: unknown) => err instanceof VoicebotError && err.code === 'ari_failed' && ariStatusOf(err) === 404);
+});
+
+test('the fake serves ARI events over WebSocket to a client with the right api_key', async () => {
+  const socket = new WebSocket(`${fake.url.replace('http:', 'ws:')}/ari/events?app=voicebot&api_key=${USER}:${PASSWORD}`);
+  await once(socket, 'open');
+  const message = once(socket, 'message');
+  fake.emitEvent({ type: 'ChannelDestroyed', channel: { id: CHANNEL_ID } });
+  const [data] = (await message) as [Buffer];
+  assert.equal((JSON.parse(data.toString()) as { type: string }).type, 'ChannelDestroyed');
+  socket.close();
+
+  const refused = new WebSocket(`${fake.url.replace('http:', 'ws:')}/ari/events?app=voicebot&api_key=${USER}:wrong`);
+  const [, response] = (await once(refused, 'unexpected-response')) as [unknown, { statusCode: number }];
+  assert.equal(response.statusCode, 401);
+  refused.on('error', () => {});
+  refused.terminate();
 });
 
 test('ARI down at start gives exactly one warning, and a call logs its failures once', async () => {
