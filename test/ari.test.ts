@@ -31,6 +31,7 @@ const USER = 'voicebot';
 const PASSWORD = 'pa55-Very-Secret-9f3c';
 const CALL_ID = '3f0e4c1a-8b2d-4e6f-9a1b-2c3d4e5f6a7b';
 const CHANNEL_ID = '1732429200.42';
+const OTHER_CALL_ID = '0b9a8c7d-6e5f-4a3b-8c1d-0e9f8a7b6c5d';
 
 interface LogLine {
   level: number;
@@ -238,6 +239,14 @@ test('exists turns false when the caller leaves, with no warning or error logged
 });
 
 test('hangup checks existence first and never sends DELETE for a channel that is gone', async () => {
+  fake.addChannel('1732429200.7');
+  fake.globals.set(channelGlobalName(OTHER_CALL_ID), '1732429200.7');
+  const early = createChannelControl({ ari, callId: OTHER_CALL_ID, log: silentLogger() });
+  assert.equal(await early.resolveChannel(), '1732429200.7');
+  fake.removeChannel('1732429200.7');
+  assert.equal(await early.hangup(), false);
+  assert.equal(fake.requests.filter((r) => r.method === 'DELETE').length, 0);
+
   linkedCall();
   const capture = captureLogger();
   const control = createChannelControl({ ari, callId: CALL_ID, log: capture.log });
@@ -246,8 +255,10 @@ test('hangup checks existence first and never sends DELETE for a channel that is
   const afterHangup = fake.requests.map((r) => `${r.method} ${r.path}`).slice(-2);
   assert.deepEqual(afterHangup, [`GET /ari/channels/${CHANNEL_ID}`, `DELETE /ari/channels/${CHANNEL_ID}`]);
 
+  const before = fake.requests.length;
   assert.equal(await control.hangup(), false);
-  assert.equal(fake.requests.filter((r) => r.method === 'DELETE').length, 1);
+  assert.equal(await control.exists(), false);
+  assert.equal(fake.requests.length, before, 'a channel known to be gone is not asked about again');
   assert.deepEqual(atLeastWarn(capture.lines), []);
 });
 

@@ -32,6 +32,8 @@ export function createChannelControl({ ari, callId, log }: ChannelControlDeps): 
   const lifetime = new AbortController();
   let resolving: Promise<string | undefined> | undefined;
   let failureLogged = false;
+  // A channel that has gone never comes back: later operations need no request.
+  let gone = false;
 
   const enabled = ari !== undefined && id !== undefined;
   if (ari !== undefined && id === undefined) log.warn({ callId }, 'call id is not a UUID; call control disabled');
@@ -83,10 +85,13 @@ export function createChannelControl({ ari, callId, log }: ChannelControlDeps): 
 
   async function existingChannel(operation: string): Promise<string | undefined> {
     const channelId = await resolveChannel();
-    if (channelId === undefined || detached() || ari === undefined) return undefined;
+    if (channelId === undefined || gone || detached() || ari === undefined) return undefined;
     try {
       const found = await ari.channelExists(channelId, lifetime.signal);
-      if (!found) log.debug({ channelId, operation }, 'caller channel is gone');
+      if (!found) {
+        gone = true;
+        log.debug({ channelId, operation }, 'caller channel is gone');
+      }
       return found && !detached() ? channelId : undefined;
     } catch (err) {
       failed('exists', err);
@@ -106,6 +111,7 @@ export function createChannelControl({ ari, callId, log }: ChannelControlDeps): 
       if (channelId === undefined || ari === undefined) return false;
       try {
         const done = await ari.hangup(channelId, lifetime.signal);
+        gone = true;
         if (done) log.info({ channelId }, 'caller hung up through ari');
         else log.debug({ channelId }, 'caller channel already gone');
         return done;
