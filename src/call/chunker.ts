@@ -210,6 +210,7 @@ function normalize(text: string): string {
   return text
     .replace(/([\p{L}\p{N}])[ ]*\n\s*/gu, '$1. ')
     .replace(/\s+/g, ' ')
+    .replace(/ ([.,!?;:…])/g, '$1')
     .trim();
 }
 
