@@ -165,7 +165,10 @@ async function play(res: ServerResponse, record: RecordedRequest, reply: FakeRep
     await sleep(first ? firstMs : perToken);
     if (gone) return false;
     if (reply.cutAfterTokens !== undefined && sent >= reply.cutAfterTokens) {
-      res.socket?.destroy();
+      // Let what was written reach the client first, then drop the connection mid-body.
+      const socket = res.socket;
+      if (socket) await new Promise<void>((resolve) => socket.write('', () => resolve()));
+      socket?.destroy();
       return false;
     }
     if (reply.stallAfterTokens !== undefined && sent >= reply.stallAfterTokens) {
