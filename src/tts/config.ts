@@ -1,9 +1,62 @@
 import type { EnvReader } from '../config/env-reader.js';
 
+/** Settings of the Yandex SpeechKit synthesizer (gRPC v3 with the HTTP v1 fallback). */
+export interface YandexTtsConfig {
+  /** gRPC `host:port` of the v3 Synthesizer. */
+  endpoint: string;
+  /** URL of the v1 REST `tts:synthesize` method, used as the fallback. */
+  httpUrl: string;
+  voice: string;
+  /** Speaking style hint (`neutral`, `good`…); unset sends none. */
+  role: string | undefined;
+  speed: number;
+  /** v3 model name; normally unset. */
+  model: string | undefined;
+  /** Language for the v1 fallback (`ru-RU`, `en-US`…). */
+  lang: string;
+  /** Milliseconds the gRPC primary may stay silent before the HTTP fallback is started alongside. */
+  hedgeMs: number;
+  /** Upper bound on one HTTP fallback request. */
+  httpTimeoutMs: number;
+}
+
+/** Settings of the embedded eSpeak NG voice. */
+export interface LocalTtsConfig {
+  /** eSpeak NG voice name: `ru`, `en-us`, `en`… */
+  voice: string;
+  /** Speaking rate in words per minute. */
+  rate: number;
+}
+
+/** Speech output settings. */
 export interface TtsConfig {
   provider: 'local' | 'yandex';
+  /** Chunks of one reply synthesized at the same time (chunk k+1 while chunk k plays). */
+  concurrency: number;
+  yandex: YandexTtsConfig;
+  local: LocalTtsConfig;
 }
 
 export function readTtsConfig(env: EnvReader): TtsConfig {
-  return { provider: env.oneOf('TTS_PROVIDER', ['local', 'yandex'] as const, 'local') };
+  return {
+    provider: env.oneOf('TTS_PROVIDER', ['local', 'yandex'] as const, 'local'),
+    concurrency: env.int('TTS_CONCURRENCY', 2, { min: 1, max: 8 }),
+    yandex: {
+      endpoint: env.string('YANDEX_TTS_ENDPOINT', 'tts.api.cloud.yandex.net:443'),
+      httpUrl:
+        env.url('YANDEX_TTS_HTTP_URL', 'https://tts.api.cloud.yandex.net/speech/v1/tts:synthesize', ['http:', 'https:']) ??
+        'https://tts.api.cloud.yandex.net/speech/v1/tts:synthesize',
+      voice: env.string('YANDEX_TTS_VOICE', 'alena'),
+      role: env.optionalString('YANDEX_TTS_ROLE'),
+      speed: env.number('YANDEX_TTS_SPEED', 1, { min: 0.1, max: 3 }),
+      model: env.optionalString('YANDEX_TTS_MODEL'),
+      lang: env.string('YANDEX_TTS_LANG', 'ru-RU'),
+      hedgeMs: env.int('TTS_HEDGE_MS', 300, { min: 0, max: 10_000 }),
+      httpTimeoutMs: env.int('YANDEX_TTS_HTTP_TIMEOUT_MS', 10_000, { min: 100, max: 120_000 }),
+    },
+    local: {
+      voice: env.string('LOCAL_TTS_VOICE', 'ru'),
+      rate: env.int('LOCAL_TTS_RATE', 175, { min: 80, max: 450 }),
+    },
+  };
 }
