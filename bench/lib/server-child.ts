@@ -1,0 +1,53 @@
+/**
+ * Child-process entry for the transport benchmark: runs the echo AudioSocket server or the bare
+ * pacer (argv[2]: 'echo' | 'pacer') and answers usage requests over IPC.
+ */
+import { performance } from 'node:perf_hooks';
+import { createAudioSocketServer, type AudioSocketServer } from '../../src/audiosocket/server.js';
+import { createEchoHandler } from '../../src/call/echo.js';
+import { silentLogger } from '../../src/logger.js';
+import { startPacer } from './pacer.js';
+
+/** Messages the parent sends. */
+export type ChildRequest = { type: 'usage' } | { type: 'exit' };
+
+/** Messages the child sends. */
+export type ChildReply =
+  | { type: 'ready'; port: number }
+  | { type: 'usage'; cpuUserUs: number; cpuSystemUs: number; atMs: number; rssBytes: number; stats?: Record<string, unknown> };
+
+const target = process.argv[2];
+let echo: AudioSocketServer | undefined;
+let port: number;
+if (target === 'echo') {
+  echo = createAudioSocketServer({
+    config: { host: '127.0.0.1', port: 0, maxCalls: 100_000, idleTimeoutMs: 120_000 },
+    log: silentLogger(),
+    onCall: createEchoHandler({ vadThreshold: 500, endOfSpeechMs: 600, echoMaxMs: 10_000 }),
+  });
+  port = (await echo.listen()).port;
+} else if (target === 'pacer') {
+  port = (await startPacer()).port;
+} else {
+  process.stderr.write(`server-child: unknown target ${String(target)}\n`);
+  process.exit(2);
+}
+
+const send = (reply: ChildReply): void => void process.send?.(reply);
+process.on('message', (request: ChildRequest) => {
+  if (request.type === 'usage') {
+    const cpu = process.cpuUsage();
+    send({
+      type: 'usage',
+      cpuUserUs: cpu.user,
+      cpuSystemUs: cpu.system,
+      atMs: performance.timeOrigin + performance.now(),
+      rssBytes: process.memoryUsage.rss(),
+      ...(echo ? { stats: { ...echo.stats, activeCalls: echo.activeCalls } } : {}),
+    });
+  } else if (request.type === 'exit') {
+    process.exit(0);
+  }
+});
+process.on('disconnect', () => process.exit(0));
+send({ type: 'ready', port });

@@ -1,0 +1,215 @@
+/**
+ * Transport benchmark: received-frame jitter, lost/early frames, and server CPU and RSS per call at
+ * several concurrency levels, for the echo pipeline beside a bare Node TCP pacer run the same way.
+ *
+ * Flags: --levels 100,250,500  --seconds 10 (steady state per level)  --warmup 2
+ *        --targets baseline,echo  --calls-per-worker 250
+ */
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
+import { resample } from '../src/audio/resample.js';
+import { readWav } from '../src/audio/wav.js';
+import { percentile } from '../src/sim/stats.js';
+import { startServerChild } from './lib/child.js';
+import type { ClientsWorkerData, FromWorker, ToWorker } from './lib/clients-worker.js';
+
+type Target = 'baseline' | 'echo';
+
+/** One measured level for one target. */
+export interface TransportResult {
+  target: Target;
+  calls: number;
+  connected: number;
+  failures: number;
+  frames: number;
+  expectedFrames: number;
+  p50: number;
+  p99: number;
+  max: number;
+  early: number;
+  late: number;
+  lost: number;
+  endedEarly: number;
+  cpuPerCallPct: number;
+  cpuTotalPct: number;
+  rssMb: number;
+  clientLoopP99Ms: number;
+  serverStats: Record<string, unknown> | undefined;
+}
+
+/** Worker threads do not inherit the TypeScript loader, so each registers tsx before its entry. */
+const WORKER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
+  .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./lib/clients-worker.ts', import.meta.url).href)}); })`;
+
+const now = (): number => performance.timeOrigin + performance.now();
+
+function options() {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: {
+      levels: { type: 'string', default: '100,250,500' },
+      seconds: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '2' },
+      targets: { type: 'string', default: 'baseline,echo' },
+      'calls-per-worker': { type: 'string', default: '250' },
+    },
+    strict: false,
+    allowPositionals: true,
+  });
+  const levels = String(values.levels).split(',').map(Number);
+  const targets = String(values.targets).split(',') as Target[];
+  const seconds = Number(values.seconds);
+  const warmup = Number(values.warmup);
+  const perWorker = Number(values['calls-per-worker']);
+  if (levels.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--levels must be positive integers, got ${String(values.levels)}`);
+  if (targets.some((t) => t !== 'baseline' && t !== 'echo')) throw new Error(`--targets takes baseline and/or echo, got ${String(values.targets)}`);
+  if (!(seconds > 0) || !(warmup >= 0) || !(perWorker >= 1)) throw new Error('--seconds, --warmup and --calls-per-worker must be positive numbers');
+  return { levels, targets, seconds, warmup, perWorker };
+}
+
+async function loadUtterance(): Promise<Uint8Array> {
+  const shared = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'audio', 'en-wait-8k.wav');
+  try {
+    const wav = await readWav(shared);
+    return wav.sampleRate === 8000 ? wav.pcm : resample(wav.pcm, wav.sampleRate, 8000);
+  } catch {
+    // Without the shared fixtures the callers send line silence only.
+    return new Uint8Array(0);
+  }
+}
+
+/** Runs one level against one target in a fresh child process. */
+export async function measure(target: Target, calls: number, opts: { seconds: number; warmup: number; perWorker: number; utterance: Uint8Array }): Promise<TransportResult> {
+  const child = await startServerChild(target === 'echo' ? 'echo' : 'pacer');
+  const workers: Worker[] = [];
+  try {
+    const nWorkers = Math.ceil(calls / opts.perWorker);
+    const connected: Promise<Extract<FromWorker, { type: 'connected' }>>[] = [];
+    for (let w = 0; w < nWorkers; w++) {
+      const share = Math.floor(calls / nWorkers) + (w < calls % nWorkers ? 1 : 0);
+      const data: ClientsWorkerData = { port: child.port, calls: share, utterance: opts.utterance, repeatMs: 7000 };
+      const worker = new Worker(WORKER_BOOT, { eval: true, workerData: data });
+      workers.push(worker);
+      connected.push(
+        new Promise((resolve, reject) => {
+          worker.once('error', reject);
+          worker.once('message', resolve);
+        }),
+      );
+    }
+    const ready = await Promise.all(connected);
+    await sleep(opts.warmup * 1000);
+    const u0 = await child.usage();
+    const fromMs = now();
+    const toMs = fromMs + opts.seconds * 1000;
+    const results = workers.map(
+      (worker) =>
+        new Promise<Extract<FromWorker, { type: 'result' }>>((resolve, reject) => {
+          worker.once('error', reject);
+          worker.on('message', (m: FromWorker) => m.type === 'result' && resolve(m));
+          worker.postMessage({ type: 'measure', fromMs, toMs } satisfies ToWorker);
+        }),
+    );
+    await sleep(Math.max(0, toMs - now()));
+    const u1 = await child.usage();
+    const parts = await Promise.all(results);
+
+    const connectedCalls = ready.reduce((n, r) => n + r.calls, 0);
+    const deviations = new Float64Array(parts.reduce((n, p) => n + p.deviations.length, 0));
+    let offset = 0;
+    for (const p of parts) {
+      deviations.set(p.deviations, offset);
+      offset += p.deviations.length;
+    }
+    const cpuUs = u1.cpuUserUs + u1.cpuSystemUs - (u0.cpuUserUs + u0.cpuSystemUs);
+    const cpuTotalPct = (cpuUs / 1000 / (u1.atMs - u0.atMs)) * 100;
+    const sum = (f: (p: (typeof parts)[number]) => number): number => parts.reduce((n, p) => n + f(p), 0);
+    return {
+      target,
+      calls,
+      connected: connectedCalls,
+      failures: ready.reduce((n, r) => n + r.failures.length, 0),
+      frames: sum((p) => p.frames),
+      expectedFrames: Math.round((connectedCalls * opts.seconds * 1000) / 20),
+      p50: percentile(deviations, 50),
+      p99: percentile(deviations, 99),
+      max: percentile(deviations, 100),
+      early: sum((p) => p.early),
+      late: sum((p) => p.late),
+      lost: sum((p) => p.lost),
+      endedEarly: sum((p) => p.callsEndedEarly),
+      cpuPerCallPct: cpuTotalPct / Math.max(1, connectedCalls),
+      cpuTotalPct,
+      rssMb: u1.rssBytes / 1024 / 1024,
+      clientLoopP99Ms: Math.max(...parts.map((p) => p.loopDelayP99Ms)),
+      serverStats: u1.stats,
+    };
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+    await child.stop();
+  }
+}
+
+function table(results: TransportResult[]): string {
+  const header = ['calls', 'target', 'connected', 'frames/expected', 'p50 ms', 'p99 ms', 'max ms', 'early', 'late', 'lost', 'cpu %/call', 'cpu % total', 'rss MB', 'client lag p99 ms'];
+  const rows = results.map((r) => [
+    String(r.calls),
+    r.target,
+    `${r.connected}${r.failures ? ` (${r.failures} failed)` : ''}`,
+    `${r.frames}/${r.expectedFrames}`,
+    r.p50.toFixed(2),
+    r.p99.toFixed(2),
+    r.max.toFixed(1),
+    String(r.early),
+    String(r.late),
+    String(r.lost),
+    r.cpuPerCallPct.toFixed(3),
+    r.cpuTotalPct.toFixed(1),
+    r.rssMb.toFixed(0),
+    r.clientLoopP99Ms.toFixed(1),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  return [header, ...rows].map((row) => row.map((c, i) => c.padStart(widths[i]!)).join('  ')).join('\n');
+}
+
+/** Runs every level for every target and prints the table, ratios and the verdict. */
+export async function run(): Promise<void> {
+  const opts = options();
+  const utterance = await loadUtterance();
+  process.stdout.write(
+    `transport: levels ${opts.levels.join(', ')}; ${opts.seconds} s steady state after ${opts.warmup} s warm-up; ` +
+      `server in a child process, callers in worker threads (${opts.perWorker} per worker)\n`,
+  );
+  const results: TransportResult[] = [];
+  for (const calls of opts.levels) {
+    for (const target of opts.targets) {
+      const r = await measure(target, calls, { ...opts, utterance });
+      results.push(r);
+      process.stdout.write(
+        `  ${calls} ${target}: p99 ${r.p99.toFixed(2)} ms, lost ${r.lost}, early ${r.early}, cpu ${r.cpuPerCallPct.toFixed(3)} %/call, rss ${r.rssMb.toFixed(0)} MB\n`,
+      );
+    }
+  }
+  process.stdout.write(`\n${table(results)}\n`);
+  for (const calls of opts.levels) {
+    const base = results.find((r) => r.calls === calls && r.target === 'baseline');
+    const echo = results.find((r) => r.calls === calls && r.target === 'echo');
+    if (base && echo) {
+      process.stdout.write(
+        `${calls} calls, echo / baseline: p99 jitter ×${(echo.p99 / Math.max(base.p99, 0.01)).toFixed(2)}, ` +
+          `CPU ×${(echo.cpuTotalPct / Math.max(base.cpuTotalPct, 0.01)).toFixed(2)}, RSS ×${(echo.rssMb / base.rssMb).toFixed(2)}\n`,
+      );
+    }
+    if (echo?.serverStats) {
+      const s = echo.serverStats;
+      process.stdout.write(`  server counters: underruns ${String(s.underruns)}, reanchors ${String(s.reanchors)}, backpressure skips ${String(s.backpressureSkips)}\n`);
+    }
+  }
+  const passing = results.filter((r) => r.target === 'echo' && r.p99 <= 10 && r.lost === 0 && r.early === 0 && r.failures === 0);
+  const best = Math.max(0, ...passing.map((r) => r.calls));
+  process.stdout.write(`target (>= 400 calls at p99 <= 10 ms, no lost or early frames): ${best >= 400 ? 'met' : 'not met'} (best passing level: ${best || 'none'})\n`);
+}
