@@ -47,6 +47,7 @@ export interface FakeOpenAi {
   abortedCount(): number;
   /** Resolves once `count` requests have been cancelled (or rejects after `timeoutMs`). */
   waitForAborted(count: number, timeoutMs?: number): Promise<void>;
+  /** Replaces the script; the next request is its first (index 0). */
   setScript(script: FakeScript): void;
   close(): Promise<void>;
 }
@@ -63,6 +64,7 @@ export function tokenize(text: string): string[] {
  */
 export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<FakeOpenAi> {
   let script: FakeScript = options.script ?? [{ text: 'Hello.' }];
+  let scriptStart = 0;
   const requests: RecordedRequest[] = [];
   const sockets = new Set<import('node:net').Socket>();
   const waiters: (() => void)[] = [];
@@ -78,7 +80,7 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
         body = undefined;
       }
       const record: RecordedRequest = { body, headers: req.headers, aborted: false, completed: false };
-      const index = requests.length;
+      const index = requests.length - scriptStart;
       requests.push(record);
       res.on('close', () => {
         if (!record.completed) {
@@ -123,6 +125,7 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
     },
     setScript(next) {
       script = next;
+      scriptStart = requests.length;
     },
     close() {
       for (const socket of sockets) socket.destroy();
