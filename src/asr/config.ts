@@ -1,9 +1,91 @@
 import type { EnvReader } from '../config/env-reader.js';
 
-export interface AsrConfig {
-  provider: 'none' | 'yandex' | 'vosk';
+/** How reconnects after a dropped stream are paced: bounded attempts with jittered backoff. */
+export interface ReconnectPolicy {
+  /** Consecutive failed attempts before giving up with `asr_unavailable`. */
+  attempts: number;
+  /** First delay; doubles per attempt up to `maxDelayMs`, with ±50 % jitter. */
+  baseDelayMs: number;
+  maxDelayMs: number;
 }
 
+/** Yandex SpeechKit v3 streaming recognition settings. */
+export interface YandexSttConfig {
+  endpoint: string;
+  model: string;
+  language: string;
+  textNormalization: boolean;
+  eouSensitivity: 'DEFAULT' | 'HIGH';
+  /** Hint for the longest pause between words inside one utterance; undefined = server default. */
+  maxPauseMs: number | undefined;
+  /** No caller audio for this long: the gap is sent as `silence_chunk`s (keeps EOU timing and the session alive). */
+  silenceFillMs: number;
+  /** Rotate the session at the next pause once it holds this much audio (ms, silence included). */
+  rotateAfterMs: number;
+  /** Rotate the session at once at this much audio, pause or not (the service stops at 5 min). */
+  maxSessionMs: number;
+  /** The same two limits in bytes sent (the service stops at 10 MB). */
+  rotateAfterBytes: number;
+  maxSessionBytes: number;
+  /** After the audio ends, how long to wait for the last results before closing the stream. */
+  endGraceMs: number;
+  reconnect: ReconnectPolicy;
+}
+
+/** Vosk server (WebSocket) settings. */
+export interface VoskConfig {
+  url: string;
+  /** No caller audio for this long: send zero frames so the recognizer's endpointer sees the pause. */
+  silenceFillMs: number;
+  endGraceMs: number;
+  reconnect: ReconnectPolicy;
+}
+
+export interface AsrConfig {
+  provider: 'none' | 'yandex' | 'vosk';
+  yandex: YandexSttConfig;
+  vosk: VoskConfig;
+}
+
+/** Reads ASR_PROVIDER and the YANDEX_STT_* / VOSK_* settings. */
 export function readAsrConfig(env: EnvReader): AsrConfig {
-  return { provider: env.oneOf('ASR_PROVIDER', ['none', 'yandex', 'vosk'] as const, 'none') };
+  const provider = env.oneOf('ASR_PROVIDER', ['none', 'yandex', 'vosk'] as const, 'none');
+  if (provider === 'yandex' && !env.has('YANDEX_API_KEY') && !env.has('YANDEX_IAM_TOKEN')) {
+    env.problem('ASR_PROVIDER', 'yandex needs YANDEX_API_KEY or YANDEX_IAM_TOKEN');
+  }
+  const reconnect: ReconnectPolicy = {
+    attempts: env.int('ASR_RECONNECT_ATTEMPTS', 5, { min: 0, max: 100 }),
+    baseDelayMs: 100,
+    maxDelayMs: 2_000,
+  };
+  const endpoint = env.string('YANDEX_STT_ENDPOINT', 'stt.api.cloud.yandex.net:443');
+  if (!/^[^\s/:]+(:\d{1,5})?$/.test(endpoint) && !/^\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(endpoint)) {
+    env.problem('YANDEX_STT_ENDPOINT', `expected host:port, got "${endpoint}"`);
+  }
+  const maxPause = env.int('YANDEX_STT_MAX_PAUSE_MS', 0, { min: 0, max: 5_000 });
+  return {
+    provider,
+    yandex: {
+      endpoint,
+      model: env.string('YANDEX_STT_MODEL', 'general'),
+      language: env.string('YANDEX_STT_LANGUAGE', 'ru-RU'),
+      textNormalization: env.bool('YANDEX_STT_TEXT_NORMALIZATION', true),
+      eouSensitivity: env.oneOf('YANDEX_STT_EOU_SENSITIVITY', ['DEFAULT', 'HIGH'] as const, 'DEFAULT'),
+      maxPauseMs: maxPause === 0 ? undefined : maxPause,
+      silenceFillMs: env.int('ASR_SILENCE_FILL_MS', 200, { min: 20, max: 4_000 }),
+      // The service ends a session at 5 min of audio or 10 MB: rotate well before either.
+      rotateAfterMs: 240_000,
+      maxSessionMs: 285_000,
+      rotateAfterBytes: 8_000_000,
+      maxSessionBytes: 9_500_000,
+      endGraceMs: 1_500,
+      reconnect,
+    },
+    vosk: {
+      url: env.url('VOSK_URL', 'ws://127.0.0.1:2700', ['ws:', 'wss:']) ?? 'ws://127.0.0.1:2700',
+      silenceFillMs: env.int('ASR_SILENCE_FILL_MS', 200, { min: 20, max: 4_000 }),
+      endGraceMs: 1_500,
+      reconnect,
+    },
+  };
 }
