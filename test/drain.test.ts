@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { connect } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { createAudioSocketServer, type AudioSocketCall, type AudioSocketServer } from '../src/audiosocket/server.js';
@@ -178,4 +180,137 @@ test('a goodbye that hangs is cut off and the call is closed anyway', async () =
   assert.equal(call.active, false);
   assert.ok(Date.now() - started < 2_500, `drain took ${Date.now() - started} ms`);
   drain.uninstall();
+});
+
+/** Starts a real process wired like main.ts: AudioSocket server, metrics, recorder, startOps. */
+function spawnWired(env: Record<string, string>) {
+  const root = new URL('..', import.meta.url).href;
+  const script = `
+    import { createAudioSocketServer } from '${root}src/audiosocket/server.js';
+    import { EnvReader } from '${root}src/config/env-reader.js';
+    import { createLogger } from '${root}src/logger.js';
+    import { readOpsConfig } from '${root}src/metrics/config.js';
+    import { createMetrics } from '${root}src/metrics/metrics.js';
+    import { createCallRecorder } from '${root}src/ops/call-record.js';
+    import { startOps } from '${root}src/ops/ops.js';
+    const reader = new EnvReader(${JSON.stringify(env)});
+    const config = readOpsConfig(reader);
+    reader.finish();
+    const log = createLogger('info');
+    const metrics = createMetrics();
+    const recorder = createCallRecorder(config.callRecord, log);
+    const server = createAudioSocketServer({ config: { host: '127.0.0.1', port: 0 }, log, onCall: () => {} });
+    server.on('callEnd', (call, reason) => {
+      metrics.callEnded(reason);
+      recorder.record({ callId: call.id, startedAt: call.startedAt, outcome: reason, turns: [] });
+    });
+    const { port } = await server.listen();
+    const ops = await startOps({ config, log, server, metrics, recorder });
+    log.info({ port, httpPort: ops.httpPort }, 'test process ready');
+  `;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: Record<string, unknown>[] = [];
+  let buffered = '';
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  child.stdout.on('data', (c: Buffer) => {
+    buffered += c.toString();
+    const parts = buffered.split('\n');
+    buffered = parts.pop()!;
+    for (const line of parts) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const ready = (async () => {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const line = lines.find((l) => l.msg === 'test process ready');
+      if (line) return { port: line.port as number, httpPort: line.httpPort as number };
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`process did not start: ${stderr}`);
+      await sleep(20);
+    }
+  })();
+  return { child, lines, exited, ready };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createNetServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+test('a real process drains on SIGTERM: calls finish, the rest are ended, webhooks flushed, exit 0', async (t) => {
+  const received: string[] = [];
+  const hook = createHttpServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      received.push(body);
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+  t.after(() => hook.close());
+  const hookPort = (hook.address() as AddressInfo).port;
+
+  const proc = spawnWired({
+    HTTP_HOST: '127.0.0.1',
+    HTTP_PORT: String(await freePort()),
+    DRAIN_TIMEOUT_MS: '1000',
+    CALL_WEBHOOK_URL: `http://127.0.0.1:${hookPort}/calls`,
+  });
+  t.after(() => proc.child.kill('SIGKILL'));
+  const { port, httpPort } = await proc.ready;
+
+  const call = await SimulatedCall.connect({ port, sampleRate: 16000 });
+  let active = 0;
+  for (let i = 0; i < 100 && active !== 1; i++) {
+    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    active = Number(/^voicebot_active_calls (\d+)$/m.exec(text)?.[1]);
+    if (active !== 1) await sleep(20);
+  }
+  assert.equal(active, 1, '/metrics of the process counts the call');
+  assert.equal((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status, 200);
+
+  const started = Date.now();
+  proc.child.kill('SIGTERM');
+  let readyz = 200;
+  for (let i = 0; i < 50 && readyz === 200; i++) {
+    readyz = (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status;
+    if (readyz === 200) await sleep(10);
+  }
+  assert.equal(readyz, 503);
+  assert.equal(await canConnect(port), false, 'the AudioSocket listener is closed');
+  await sleep(400);
+  assert.equal(call.active, true, 'the call is not cut before DRAIN_TIMEOUT_MS');
+
+  await call.closed;
+  const code = await proc.exited;
+  assert.equal(code, 0);
+  assert.ok(Date.now() - started >= 900, `exited after ${Date.now() - started} ms`);
+  assert.equal(received.length, 1, 'the call record reached the webhook before exit');
+  assert.equal((JSON.parse(received[0]!) as { callId: string }).callId, call.uuid);
+  const messages = proc.lines.map((l) => l.msg);
+  assert.ok(messages.includes('call record'));
+  assert.equal(messages.at(-1), 'drain finished', 'the last log line is flushed before exit');
+});
+
+test('a real process exits at once, non-zero, on a second SIGTERM', async (t) => {
+  const proc = spawnWired({ HTTP_PORT: '0', DRAIN_TIMEOUT_MS: '30000' });
+  t.after(() => proc.child.kill('SIGKILL'));
+  const { port } = await proc.ready;
+  const call = await SimulatedCall.connect({ port });
+  t.after(() => call.hangUp());
+  await sleep(100);
+  proc.child.kill('SIGTERM');
+  await waitFor(() => proc.lines.some((l) => l.msg === 'drain started'), 3_000);
+  const started = Date.now();
+  proc.child.kill('SIGTERM');
+  const code = await proc.exited;
+  assert.equal(code, 1);
+  assert.ok(Date.now() - started < 2_000);
 });
