@@ -47,7 +47,7 @@ async function failure(events: AsyncIterable<LlmEvent>): Promise<{ error: Voiceb
 test('streams text deltas in order and sends the request the endpoint expects', async () => {
   fake.setScript([{ text: 'Hello there, how can I help?' }]);
   const start = fake.requests.length;
-  const llm = createOpenAiLlm(config({ LLM_TEMPERATURE: '0.2', LLM_MAX_TOKENS: '120' }), silentLogger());
+  const llm = createOpenAiLlm(config({ LLM_TEMPERATURE: '0.2', LLM_MAX_TOKENS: '120', OPENAI_PROJECT: 'b1gfolder' }), silentLogger());
   const events = await collect(llm.reply(HISTORY, new AbortController().signal));
   assert.ok(events.length > 3, 'the text arrives as several deltas');
   assert.equal(events.map((e) => (e.type === 'text' ? e.text : '')).join(''), 'Hello there, how can I help?');
@@ -58,6 +58,7 @@ test('streams text deltas in order and sends the request the endpoint expects', 
   assert.equal(request.body.max_tokens, 120);
   assert.deepEqual(request.body.messages, HISTORY);
   assert.equal(request.headers.authorization, 'Bearer sk-test-secret');
+  assert.equal(request.headers['openai-project'], 'b1gfolder');
   assert.deepEqual(request.body.tools.map((t: any) => t.function.name), ['hang_up']);
 });
 

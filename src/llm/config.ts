@@ -16,6 +16,8 @@ export interface TransferDestination {
 export interface LlmConfig {
   baseUrl: string | undefined;
   apiKey: string | undefined;
+  /** Sent as the OpenAI-Project header; Yandex takes the folder ID here. */
+  project: string | undefined;
   model: string;
   temperature: number | undefined;
   maxTokens: number | undefined;
@@ -47,6 +49,7 @@ export function readLlmConfig(env: EnvReader): LlmConfig {
   return {
     baseUrl: env.url('OPENAI_BASE_URL', undefined, ['http:', 'https:']),
     apiKey: env.optionalString('OPENAI_API_KEY'),
+    project: env.optionalString('OPENAI_PROJECT'),
     model: env.string('LLM_MODEL', 'gpt-4o-mini'),
     temperature: env.has('LLM_TEMPERATURE') ? env.number('LLM_TEMPERATURE', 0.3, { min: 0, max: 2 }) : undefined,
     maxTokens: env.has('LLM_MAX_TOKENS') ? env.int('LLM_MAX_TOKENS', 300, { min: 1, max: 100_000 }) : undefined,

@@ -22,6 +22,12 @@ export function createOpenAiLlm(config: LlmConfig, log: Logger, observer: Observ
     // Local servers (Ollama, vLLM, llama.cpp) need no key, but the package insists on one.
     apiKey: config.apiKey ?? 'none',
     baseURL: config.baseUrl ?? null,
+    // Explicit, so the package reads nothing from the environment behind the config's back.
+    organization: null,
+    project: config.project ?? null,
+    adminAPIKey: null,
+    webhookSecret: null,
+    logLevel: 'off',
     maxRetries: 0,
     timeout: 10 * 60_000,
   });
