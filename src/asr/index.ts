@@ -1,0 +1,28 @@
+import { VoicebotError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Observer } from '../metrics/observer.js';
+import { hasYandexCredentials, type YandexConfig } from '../yandex/config.js';
+import type { Asr } from './asr.js';
+import type { AsrConfig } from './config.js';
+import { createVoskAsr } from './vosk.js';
+import { createYandexAsr } from './yandex.js';
+
+export type { Asr, AsrEvent, AsrSession } from './asr.js';
+
+/** The configured recognizer, or undefined for ASR_PROVIDER=none. */
+export function createAsr(asrConfig: AsrConfig, yandexConfig: YandexConfig, log: Logger, observer?: Observer): Asr | undefined {
+  switch (asrConfig.provider) {
+    case 'none':
+      log.info({ provider: 'none' }, 'asr disabled');
+      return undefined;
+    case 'yandex':
+      if (!hasYandexCredentials(yandexConfig)) {
+        throw new VoicebotError('config_invalid', 'ASR_PROVIDER=yandex needs YANDEX_API_KEY or YANDEX_IAM_TOKEN');
+      }
+      log.info({ provider: 'yandex', endpoint: asrConfig.yandex.endpoint, model: asrConfig.yandex.model, language: asrConfig.yandex.language }, 'asr ready');
+      return createYandexAsr(asrConfig.yandex, observer === undefined ? { credentials: yandexConfig } : { credentials: yandexConfig, observer });
+    case 'vosk':
+      log.info({ provider: 'vosk', url: asrConfig.vosk.url }, 'asr ready');
+      return createVoskAsr(asrConfig.vosk, observer === undefined ? {} : { observer });
+  }
+}
