@@ -217,3 +217,18 @@ test('the fixed phrases are listed in the bot language for the phrase cache', ()
   assert.match(fixedPhrases({ language: 'ru' }).join(' '), /Извините/);
   assert.equal(fixedPhrases({ language: 'en' }).length, 3);
 });
+
+test('a consumer that stops reading cancels the request on the wire', async () => {
+  fake.setScript([{ text: 'one two three four five six seven', tokenDelayMs: 40 }]);
+  const aborted = fake.abortedCount();
+  const cfg = config();
+  const control: CallControl = { hangUp: async () => {}, transfer: async () => ({ ok: true, message: '' }) };
+  const conversation = Conversation.fromConfig(cfg);
+  conversation.addUser('Hello');
+  const llm = createOpenAiLlm(cfg, silentLogger());
+  for await (const event of streamReply({ llm, conversation, control, signal: new AbortController().signal, log: silentLogger(), config: cfg })) {
+    assert.equal(event.type, 'text');
+    break;
+  }
+  await fake.waitForAborted(aborted + 1);
+});
