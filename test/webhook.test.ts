@@ -5,8 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { pino } from 'pino';
+import type { CallSummary } from '../src/call/session.js';
 import type { CallRecordConfig } from '../src/metrics/config.js';
-import { buildCallRecord, createCallRecorder, type CallRecord, type CallSummary } from '../src/ops/call-record.js';
+import { buildCallRecord, createCallRecorder, type CallRecord, type RecordableCall } from '../src/ops/call-record.js';
 
 /** A pino logger that keeps every line as an object. */
 function captureLogger(level = 'debug') {
@@ -59,7 +60,7 @@ function config(overrides: Partial<CallRecordConfig>): CallRecordConfig {
   };
 }
 
-const summary: CallSummary = {
+const summary: RecordableCall = {
   callId: '4f1c2a9e-6b1d-4a7e-9c3b-2d5e8f0a1b2c',
   startedAt: Date.parse('2026-11-24T06:00:00.000Z'),
   endedAt: Date.parse('2026-11-24T06:01:30.250Z'),
@@ -87,6 +88,31 @@ test('a record carries id, ISO start, duration, outcome and per-turn stages, and
     ],
   });
   assert.equal(buildCallRecord(summary, true).transcript?.length, 2);
+});
+
+test('a conversation summary is recorded as is, voice-to-voice joining the stages', () => {
+  const conversation: CallSummary = {
+    callId: summary.callId,
+    startedAt: Date.parse('2026-11-24T06:00:00.000Z'),
+    durationMs: 4_200.4,
+    outcome: 'drain',
+    turns: [
+      { turn: 1, stages: { asr_final: 300, first_frame: 700 }, voiceToVoiceMs: 700, speculative: true, interrupted: false },
+      { turn: 2, stages: {}, voiceToVoiceMs: undefined, speculative: false, interrupted: true },
+    ],
+    transcript: [{ role: 'caller', text: 'hello' }],
+  };
+  assert.deepEqual(buildCallRecord(conversation, true), {
+    callId: summary.callId,
+    start: '2026-11-24T06:00:00.000Z',
+    durationMs: 4_200,
+    outcome: 'drain',
+    turns: [
+      { stages: { asr_final: 300, first_frame: 700, voice_to_voice: 700 }, speculative: true },
+      { stages: {}, interrupted: true },
+    ],
+    transcript: [{ role: 'caller', text: 'hello' }],
+  });
 });
 
 test('the record goes to the info log without a transcript, and to the webhook', async () => {

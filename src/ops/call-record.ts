@@ -11,19 +11,36 @@ export interface TranscriptLine {
   atMs?: number;
 }
 
-/** What a call hands over when it ends. */
-export interface CallSummary {
+/** One bot turn as the conversation measured it. */
+export interface TurnSummary {
+  /** Stage → ms after the caller stopped talking (see TURN_STAGES); undefined stages are left out. */
+  stages: Readonly<Record<string, number | undefined>>;
+  /** Speech end → first reply frame written; goes into the record as stage `voice_to_voice`. */
+  voiceToVoiceMs?: number | undefined;
+  speculative?: boolean;
+  interrupted?: boolean;
+}
+
+/** What a call hands over when it ends (the conversation's `CallSummary` fits as is). */
+export interface RecordableCall {
   callId: string;
   /** When the call connected (epoch ms or Date). */
   startedAt: number | Date;
-  /** When it ended; defaults to now. */
+  /** How long it lasted; computed from `endedAt` (default: now) when missing. */
+  durationMs?: number;
   endedAt?: number | Date;
   /** Why it ended: `caller_hangup`, `bot_hangup`, `transfer`, `drain`, `error`, … */
   outcome: string;
-  /** One entry per bot turn: latency of each stage in ms (see TURN_STAGES). */
-  turns: readonly { stages: Readonly<Record<string, number>> }[];
+  turns: readonly TurnSummary[];
   /** Dropped unless RECORD_TRANSCRIPTS is on. */
   transcript?: readonly TranscriptLine[];
+}
+
+/** One turn in a record. */
+export interface TurnRecord {
+  stages: Record<string, number>;
+  speculative?: boolean;
+  interrupted?: boolean;
 }
 
 /** The JSON record of one finished call, as logged and POSTed. */
@@ -33,14 +50,14 @@ export interface CallRecord {
   start: string;
   durationMs: number;
   outcome: string;
-  turns: { stages: Record<string, number> }[];
+  turns: TurnRecord[];
   transcript?: TranscriptLine[];
 }
 
 /** Writes call records to the log and delivers them to the webhook in the background. */
 export interface CallRecorder {
   /** Logs the record and queues its delivery; never throws and never waits. */
-  record(summary: CallSummary): void;
+  record(call: RecordableCall): void;
   /** Waits for in-flight deliveries, at most `timeoutMs`. */
   flush(timeoutMs: number): Promise<void>;
   /** Deliveries still in flight. */
@@ -48,17 +65,19 @@ export interface CallRecorder {
 }
 
 /** Builds the record of one call from its summary, keeping the transcript only when allowed. */
-export function buildCallRecord(summary: CallSummary, withTranscript: boolean): CallRecord {
-  const start = toMs(summary.startedAt);
-  const end = summary.endedAt === undefined ? Date.now() : toMs(summary.endedAt);
+export function buildCallRecord(call: RecordableCall, withTranscript: boolean): CallRecord {
+  const start = toMs(call.startedAt);
+  const durationMs = call.durationMs ?? (call.endedAt === undefined ? Date.now() : toMs(call.endedAt)) - start;
   const record: CallRecord = {
-    callId: summary.callId,
+    callId: call.callId,
     start: new Date(start).toISOString(),
-    durationMs: Math.max(0, Math.round(end - start)),
-    outcome: summary.outcome,
-    turns: summary.turns.map((turn) => ({ stages: roundStages(turn.stages) })),
+    durationMs: Math.max(0, Math.round(durationMs)),
+    outcome: call.outcome,
+    turns: call.turns.map(turnRecord),
   };
-  if (withTranscript && summary.transcript) record.transcript = summary.transcript.map((line) => ({ ...line }));
+  if (withTranscript && call.transcript) {
+    record.transcript = call.transcript.map(({ role, text, atMs }) => (atMs === undefined ? { role, text } : { role, text, atMs }));
+  }
   return record;
 }
 
@@ -116,16 +135,16 @@ export function createCallRecorder(config: CallRecordConfig, log: Logger): CallR
     get pending() {
       return inFlight.size;
     },
-    record(summary) {
+    record(call) {
       try {
-        const record = buildCallRecord(summary, config.recordTranscripts);
+        const record = buildCallRecord(call, config.recordTranscripts);
         // Transcripts are personal data: the info line never carries them, only the webhook does.
         const { transcript, ...logged } = record;
         rlog.info({ record: logged }, 'call record');
         if (transcript) rlog.debug({ callId: record.callId, transcript }, 'call transcript');
         deliver(record);
       } catch (err) {
-        rlog.warn({ err, callId: summary?.callId }, 'call record failed');
+        rlog.warn({ err, callId: call?.callId }, 'call record failed');
       }
     },
     async flush(timeoutMs) {
@@ -147,11 +166,15 @@ function toMs(value: number | Date): number {
   return value instanceof Date ? value.getTime() : value;
 }
 
-function roundStages(stages: Readonly<Record<string, number>>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [stage, ms] of Object.entries(stages)) {
-    if (Number.isFinite(ms)) out[stage] = Math.round(ms * 10) / 10;
+function turnRecord(turn: TurnSummary): TurnRecord {
+  const stages: Record<string, number> = {};
+  const all = turn.voiceToVoiceMs === undefined ? turn.stages : { ...turn.stages, voice_to_voice: turn.voiceToVoiceMs };
+  for (const [stage, ms] of Object.entries(all)) {
+    if (ms !== undefined && Number.isFinite(ms)) stages[stage] = Math.round(ms * 10) / 10;
   }
+  const out: TurnRecord = { stages };
+  if (turn.speculative) out.speculative = true;
+  if (turn.interrupted) out.interrupted = true;
   return out;
 }
 
