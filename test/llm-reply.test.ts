@@ -232,3 +232,34 @@ test('a consumer that stops reading cancels the request on the wire', async () =
   }
   await fake.waitForAborted(aborted + 1);
 });
+
+test('an interruption between tool calls leaves every call answered and runs no more of them', async () => {
+  fake.setScript([
+    {
+      toolCalls: [
+        { id: 't1', name: 'transfer', arguments: '{"destination":"sales"}' },
+        { id: 't2', name: 'hang_up', arguments: '{}' },
+      ],
+    },
+  ]);
+  const cfg = config();
+  const controller = new AbortController();
+  const hangUps: string[] = [];
+  const control: CallControl = {
+    hangUp: async (reason) => void hangUps.push(reason),
+    transfer: async () => {
+      controller.abort();
+      return { ok: false, message: 'Busy.' };
+    },
+  };
+  const conversation = Conversation.fromConfig(cfg);
+  conversation.addUser('Hello');
+  const llm = createOpenAiLlm(cfg, silentLogger());
+  const events: ReplyEvent[] = [];
+  for await (const event of streamReply({ llm, conversation, control, signal: controller.signal, log: silentLogger(), config: cfg })) events.push(event);
+  assert.deepEqual(events, []);
+  assert.deepEqual(hangUps, []);
+  const tail = conversation.messages().slice(-2);
+  assert.deepEqual(tail.map((m) => (m.role === 'tool' ? m.tool_call_id : m.role)), ['t1', 't2']);
+  assert.match(tail[1]!.content ?? '', /interrupted/);
+});

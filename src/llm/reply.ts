@@ -114,11 +114,15 @@ export async function* streamReply(deps: ReplyDeps): AsyncGenerator<ReplyEvent> 
     let ended: 'hung_up' | 'transferred' | undefined;
     let reask = false;
     for (const call of attempt.calls) {
-      if (signal.aborted) return;
+      // Every tool call gets its result, executed or not, so the history stays valid to send.
+      if (signal.aborted) {
+        conversation.addToolResult(call.id, 'Not done: the caller interrupted.');
+        continue;
+      }
       const result = await runTool(call, deps, log);
       conversation.addToolResult(call.id, result.content);
       if (result.outcome === 'reask') reask = true;
-      else if (result.outcome !== 'done') ended ??= result.outcome;
+      else ended ??= result.outcome;
     }
     if (signal.aborted) return;
     if (ended !== undefined) {
@@ -184,7 +188,7 @@ async function* runAttempt(deps: ReplyDeps, deadline: number): AsyncGenerator<Re
   return { kind: 'done', text, calls };
 }
 
-type ToolOutcome = 'done' | 'reask' | 'hung_up' | 'transferred';
+type ToolOutcome = 'reask' | 'hung_up' | 'transferred';
 
 /** Executes one tool call through the call control; refusals go back to the model. */
 async function runTool(call: ToolCall, deps: ReplyDeps, log: Logger): Promise<{ outcome: ToolOutcome; content: string }> {
