@@ -57,7 +57,6 @@ export function createChunker(options: Partial<ChunkerOptions> = {}): Chunker {
   };
 }
 
-const SENTENCE_END = new Set(['.', '!', '?', '…']);
 const CLAUSE_END = new Set([',', ';', ':']);
 const DASHES = new Set(['—', '–', '-']);
 const CLOSERS = new Set(['»', '"', '”', '’', "'", ')', ']']);

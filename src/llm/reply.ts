@@ -78,7 +78,7 @@ type Attempt =
  * The assistant's words are not recorded here: the caller records what was actually heard.
  */
 export async function* streamReply(deps: ReplyDeps): AsyncGenerator<ReplyEvent> {
-  const { conversation, control, signal, config } = deps;
+  const { conversation, signal, config } = deps;
   const observer = deps.observer ?? noopObserver;
   const log = deps.log.child({ component: 'reply' });
   const phrases = PHRASES[config.language];
