@@ -3,8 +3,11 @@ import { existsSync } from 'node:fs';
 
 const PARTS = ['transport', 'asr', 'tts', 'latency'] as const;
 
-const named = process.argv.slice(2).filter((a) => (PARTS as readonly string[]).includes(a));
-const unknown = process.argv.slice(2).filter((a) => !a.startsWith('-') && !/^[\d.,]+$/.test(a) && !(PARTS as readonly string[]).includes(a));
+// Part names are the words that are neither flags nor a flag's value (`--seconds 5`, `--levels=100`).
+const args = process.argv.slice(2);
+const words = args.filter((a, i) => !a.startsWith('-') && !(i > 0 && args[i - 1]!.startsWith('--') && !args[i - 1]!.includes('=')));
+const named = words.filter((a) => (PARTS as readonly string[]).includes(a));
+const unknown = words.filter((a) => !(PARTS as readonly string[]).includes(a));
 if (unknown.length > 0) {
   process.stderr.write(`unknown benchmark part(s): ${unknown.join(', ')}; parts: ${PARTS.join(', ')}\n`);
   process.exit(2);

@@ -3,7 +3,7 @@
  * several concurrency levels, for the echo pipeline beside a bare Node TCP pacer run the same way.
  *
  * Flags: --levels 100,250,500  --seconds 10 (steady state per level)  --warmup 2
- *        --targets baseline,echo  --calls-per-worker 250
+ *        --targets baseline,echo  --calls-per-worker 125  --nice 10 (caller threads yield to the server)
  */
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -38,6 +38,8 @@ export interface TransportResult {
   cpuTotalPct: number;
   rssMb: number;
   clientLoopP99Ms: number;
+  /** CPU of the benchmark process (all caller threads), % of one core. */
+  clientCpuPct: number;
   serverStats: Record<string, unknown> | undefined;
 }
 
@@ -55,7 +57,8 @@ function options() {
       seconds: { type: 'string', default: '10' },
       warmup: { type: 'string', default: '2' },
       targets: { type: 'string', default: 'baseline,echo' },
-      'calls-per-worker': { type: 'string', default: '250' },
+      'calls-per-worker': { type: 'string', default: '125' },
+      nice: { type: 'string', default: '10' },
     },
     strict: false,
     allowPositionals: true,
@@ -65,10 +68,12 @@ function options() {
   const seconds = Number(values.seconds);
   const warmup = Number(values.warmup);
   const perWorker = Number(values['calls-per-worker']);
+  const nice = Number(values.nice);
   if (levels.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--levels must be positive integers, got ${String(values.levels)}`);
   if (targets.some((t) => t !== 'baseline' && t !== 'echo')) throw new Error(`--targets takes baseline and/or echo, got ${String(values.targets)}`);
   if (!(seconds > 0) || !(warmup >= 0) || !(perWorker >= 1)) throw new Error('--seconds, --warmup and --calls-per-worker must be positive numbers');
-  return { levels, targets, seconds, warmup, perWorker };
+  if (!Number.isInteger(nice) || nice < 0 || nice > 19) throw new Error('--nice must be an integer from 0 to 19');
+  return { levels, targets, seconds, warmup, perWorker, nice };
 }
 
 async function loadUtterance(): Promise<Uint8Array> {
@@ -83,7 +88,7 @@ async function loadUtterance(): Promise<Uint8Array> {
 }
 
 /** Runs one level against one target in a fresh child process. */
-export async function measure(target: Target, calls: number, opts: { seconds: number; warmup: number; perWorker: number; utterance: Uint8Array }): Promise<TransportResult> {
+export async function measure(target: Target, calls: number, opts: { seconds: number; warmup: number; perWorker: number; nice: number; utterance: Uint8Array }): Promise<TransportResult> {
   const child = await startServerChild(target === 'echo' ? 'echo' : 'pacer');
   const workers: Worker[] = [];
   try {
@@ -91,7 +96,7 @@ export async function measure(target: Target, calls: number, opts: { seconds: nu
     const connected: Promise<Extract<FromWorker, { type: 'connected' }>>[] = [];
     for (let w = 0; w < nWorkers; w++) {
       const share = Math.floor(calls / nWorkers) + (w < calls % nWorkers ? 1 : 0);
-      const data: ClientsWorkerData = { port: child.port, calls: share, utterance: opts.utterance, repeatMs: 7000 };
+      const data: ClientsWorkerData = { port: child.port, calls: share, utterance: opts.utterance, repeatMs: 7000, nice: opts.nice };
       const worker = new Worker(WORKER_BOOT, { eval: true, workerData: data });
       workers.push(worker);
       connected.push(
@@ -104,6 +109,7 @@ export async function measure(target: Target, calls: number, opts: { seconds: nu
     const ready = await Promise.all(connected);
     await sleep(opts.warmup * 1000);
     const u0 = await child.usage();
+    const c0 = process.cpuUsage();
     const fromMs = now();
     const toMs = fromMs + opts.seconds * 1000;
     const results = workers.map(
@@ -116,6 +122,7 @@ export async function measure(target: Target, calls: number, opts: { seconds: nu
     );
     await sleep(Math.max(0, toMs - now()));
     const u1 = await child.usage();
+    const c1 = process.cpuUsage(c0);
     const parts = await Promise.all(results);
 
     const connectedCalls = ready.reduce((n, r) => n + r.calls, 0);
@@ -146,6 +153,7 @@ export async function measure(target: Target, calls: number, opts: { seconds: nu
       cpuTotalPct,
       rssMb: u1.rssBytes / 1024 / 1024,
       clientLoopP99Ms: Math.max(...parts.map((p) => p.loopDelayP99Ms)),
+      clientCpuPct: ((c1.user + c1.system) / 1000 / (toMs - fromMs)) * 100,
       serverStats: u1.stats,
     };
   } finally {
@@ -155,7 +163,7 @@ export async function measure(target: Target, calls: number, opts: { seconds: nu
 }
 
 function table(results: TransportResult[]): string {
-  const header = ['calls', 'target', 'connected', 'frames/expected', 'p50 ms', 'p99 ms', 'max ms', 'early', 'late', 'lost', 'cpu %/call', 'cpu % total', 'rss MB', 'client lag p99 ms'];
+  const header = ['calls', 'target', 'connected', 'frames/expected', 'p50 ms', 'p99 ms', 'max ms', 'early', 'late', 'lost', 'cpu %/call', 'cpu % total', 'rss MB', 'client cpu %', 'client lag p99 ms'];
   const rows = results.map((r) => [
     String(r.calls),
     r.target,
@@ -170,6 +178,7 @@ function table(results: TransportResult[]): string {
     r.cpuPerCallPct.toFixed(3),
     r.cpuTotalPct.toFixed(1),
     r.rssMb.toFixed(0),
+    r.clientCpuPct.toFixed(0),
     r.clientLoopP99Ms.toFixed(1),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));

@@ -2,6 +2,7 @@
  * Worker-thread entry for the transport benchmark: holds a share of the simulated calls, each
  * playing an utterance now and then over line silence, and measures frame arrival in a window.
  */
+import { setPriority } from 'node:os';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,6 +16,8 @@ export interface ClientsWorkerData {
   /** s16le 8 kHz utterance each call plays every `repeatMs` (empty: silence only). */
   utterance: Uint8Array;
   repeatMs: number;
+  /** Nice value for this thread (0 = unchanged). */
+  nice: number;
 }
 
 /** Messages from the parent. */
@@ -35,6 +38,14 @@ export type FromWorker =
     };
 
 const data = workerData as ClientsWorkerData;
+// Linux nice values are per thread: callers yield the CPU to the server under test, as if on another host.
+if (data.nice) {
+  try {
+    setPriority(0, data.nice);
+  } catch {
+    // Not allowed here: measure at normal priority.
+  }
+}
 const port = parentPort!;
 const loop = monitorEventLoopDelay({ resolution: 5 });
 loop.enable();
@@ -48,7 +59,7 @@ const timers: NodeJS.Timeout[] = [];
 for (let i = 0; i < data.calls; i += 25) {
   const batch = await Promise.allSettled(
     Array.from({ length: Math.min(25, data.calls - i) }, () =>
-      SimulatedCall.connect({ port: data.port, sampleRate: 8000, keepPayload: false, analyze: false }),
+      SimulatedCall.connect({ port: data.port, sampleRate: 8000, keepPayload: false, analyze: false, keepFrames: false }),
     ),
   );
   for (const r of batch) {
@@ -86,7 +97,7 @@ port.on('message', async (msg: ToWorker) => {
   for (const { call, t0 } of calls) {
     if (!call.active) endedEarly++;
     const base = performance.timeOrigin + t0;
-    const arrivals = call.received.map((f) => base + f.atMs).filter((t) => t >= msg.fromMs && t <= msg.toMs);
+    const arrivals = call.arrivalsMs.map((at) => base + at).filter((t) => t >= msg.fromMs && t <= msg.toMs);
     const stats = jitterStats(arrivals);
     frames += stats.frames;
     early += stats.early;
