@@ -299,9 +299,11 @@ test('after detach no ARI request is made, and the one in flight is abandoned', 
   assert.equal(await control.resolveChannel(), CHANNEL_ID);
 
   fake.setDelay(600);
+  const requestsBefore = fake.requests.length;
   const hangup = control.hangup();
-  await sleep(80);
+  for (let waited = 0; fake.requests.length === requestsBefore && waited < 1_000; waited += 10) await sleep(10);
   assert.equal(fake.requests.at(-1)?.method, 'GET', 'existence check in flight');
+  assert.equal(fake.requests.at(-1)?.path, `/ari/channels/${CHANNEL_ID}`);
   const detachedAt = Date.now();
   control.detach();
   const settledIn = await hangup.then((result) => {
