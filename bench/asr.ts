@@ -150,16 +150,16 @@ async function finalLatency(asr: Asr): Promise<number[]> {
 /** (b): `calls` concurrent calls, one shared 20 ms clock pushing a frame to each. */
 async function cpuPerCall(asr: Asr | undefined, calls: number, fakePid: number | undefined): Promise<{ cpuPct: number; fakeCpuPct: number | undefined; finalsPerMin: number }> {
   const loop = toFrames(concatPcm([speech('ru-order'), silence(800, RATE), speech('ru-number'), silence(800, RATE)]), RATE);
-  const controller = new AbortController();
+  const controllers = Array.from({ length: calls }, () => new AbortController());
   const sources = Array.from({ length: calls }, () => audioSource());
   let finals = 0;
   let counting = false;
-  const consumers = sources.map(async (source) => {
+  const consumers = sources.map(async (source, i) => {
     if (asr === undefined) {
       for await (const frame of source.iterable) void frame;
       return;
     }
-    for await (const event of asr.transcribe(source.iterable, { sampleRate: RATE, signal: controller.signal, log: silentLogger() })) {
+    for await (const event of asr.transcribe(source.iterable, { sampleRate: RATE, signal: controllers[i]!.signal, log: silentLogger() })) {
       if (event.type === 'final' && counting) finals += 1;
     }
   });
@@ -185,7 +185,7 @@ async function cpuPerCall(asr: Asr | undefined, calls: number, fakePid: number |
   counting = false;
   running = false;
   await clock;
-  controller.abort();
+  for (const c of controllers) c.abort();
   for (const s of sources) s.end();
   await Promise.all(consumers);
   return {
