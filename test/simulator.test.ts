@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { silence } from '../src/audio/frames.js';
 import { readWav } from '../src/audio/wav.js';
 import { HANGUP_MESSAGE, MessageReader, encodeAudio, type Message } from '../src/audiosocket/codec.js';
-import { runCall } from '../src/sim/run-call.js';
+import { runCall, turnReports } from '../src/sim/run-call.js';
 import { SimulatedCall } from '../src/sim/simulated-call.js';
 import { jitterStats, percentile } from '../src/sim/stats.js';
 
@@ -235,5 +235,28 @@ describe('jitter statistics', () => {
     const stalled = steady(100).map((t, i) => (i >= 10 && i < 13 ? 260 : t));
     assert.equal(jitterStats(stalled).early, 0);
     assert.equal(percentile([5, 1, 3], 50), 3);
+  });
+});
+
+describe('turn reports', () => {
+  test('latency runs from the last voiced caller frame to the first voiced reply, and barge-in is timed', () => {
+    const sent = [
+      ...Array.from({ length: 50 }, (_, i) => ({ atMs: i * 20, voiced: i < 40, clip: 0 })),
+      ...Array.from({ length: 30 }, (_, i) => ({ atMs: 1000 + i * 20, voiced: false, clip: -1 })),
+      // The second utterance starts at 2000 ms, while the bot is still talking.
+      ...Array.from({ length: 25 }, (_, i) => ({ atMs: 2000 + i * 20, voiced: true, clip: 1 })),
+    ];
+    const received = Array.from({ length: 150 }, (_, i) => {
+      const atMs = i * 20 + 5;
+      // Bot voice from 1285 ms until 2085 ms, then silence.
+      return { atMs, kind: 0x10, bytes: 320, voiced: atMs >= 1285 && atMs < 2100 };
+    });
+    const [first, second] = turnReports({ sent, received });
+    assert.equal(first!.speechEndMs, 780);
+    assert.equal(first!.latencyMs, 505);
+    assert.equal(first!.replyMs, 820);
+    assert.equal(first!.bargeIn, undefined);
+    assert.deepEqual(second!.bargeIn, { botStoppedAfterMs: 105 });
+    assert.equal(second!.latencyMs, undefined);
   });
 });
