@@ -43,20 +43,24 @@ describe('playout', { concurrency: true }, () => {
   test('writes one silence frame per 20 ms at the call rate and kind', async () => {
     const { frames, sink } = recorder();
     const playout = createPlayout(sink, F16);
+    const t0 = performance.now();
     await withPlayout(playout, async () => {
       playout.start();
       await sleep(500);
     });
+    const elapsed = performance.now() - t0;
     const n = frames.length;
-    assert.ok(n >= 20 && n <= 28, `${n} frames in 500 ms`);
+    assert.ok(n >= 5, `${n} frames`);
+    assert.ok(n <= elapsed / 20 + 3, `${n} frames in ${elapsed} ms: faster than real time`);
+    // On a loaded machine the clock may re-anchor; every frame plus the skipped time accounts for the elapsed time.
+    const accounted = n * 20 + playout.stats.lostMs;
+    assert.ok(Math.abs(accounted - elapsed) <= 60, `accounted ${accounted} ms of ${elapsed} ms`);
     for (const { frame } of frames) {
       assert.equal(frame.length, 643);
       assert.equal(frame[0], 0x12);
       assert.equal(frame.readUInt16BE(1), 640);
       assert.ok(isSilence(frame));
     }
-    const span = frames.at(-1)!.at - frames[0]!.at;
-    assert.ok(Math.abs(span / (n - 1) - 20) < 3, `mean interval ${span / (n - 1)} ms`);
   });
 
   test('plays queued audio in order, reports the first frame of each tag and what was played', async () => {
@@ -123,12 +127,13 @@ describe('playout', { concurrency: true }, () => {
     await withPlayout(playout, async () => {
       playout.enqueue(tone(2000, 8000), 'long');
       playout.start();
-      await sleep(100);
+      while (playout.playedMs('long') < 60) await sleep(5);
       const cleared = playout.clear();
       const written = frames.length;
       assert.equal(cleared.length, 1);
       assert.equal(cleared[0]!.tag, 'long');
-      assert.ok(cleared[0]!.playedMs >= 60 && cleared[0]!.playedMs <= 200, `played ${cleared[0]!.playedMs}`);
+      assert.equal(cleared[0]!.playedMs, playout.playedMs('long'));
+      assert.ok(cleared[0]!.playedMs < 2000);
       assert.equal(cleared[0]!.playedMs + cleared[0]!.droppedMs, 2000);
       assert.equal(playout.queuedMs, 0);
       await sleep(60);

@@ -199,7 +199,8 @@ describe('AudioSocket server over raw TCP', { concurrency: true }, () => {
       assert.deepEqual([format.sampleRate, format.encoding, format.kind, format.detected], [8000, 'slin', 0x10, false]);
       await peer.waitFor('the first frame', () => peer.audioFrames.length > 0);
       const first = peer.audioFrames[0]!;
-      assert.ok(first.at - t0 < 600, `first frame after ${first.at - t0} ms`);
+      // The dialplan app hangs up after 2 s without frames.
+      assert.ok(first.at - t0 < 1800, `first frame after ${first.at - t0} ms`);
       assert.equal(first.kind, 0x10);
       assert.equal(first.payload.length, 320);
       assert.ok(isSilent(first.payload));
@@ -229,12 +230,18 @@ describe('AudioSocket server over raw TCP', { concurrency: true }, () => {
   test('writes paced frames, about 50 per second, silence when nothing is queued', async () => {
     const h = await startServer({ formatWaitMs: 0 });
     try {
+      const next = h.nextCall();
       const peer = await RawPeer.open(h.port, UUID_A);
+      const call = await next;
       await peer.waitFor('the first frame', () => peer.audioFrames.length > 0);
       const t0 = peer.audioFrames[0]!.at;
+      const lost0 = call.playout.stats.lostMs;
       await sleep(1000);
       const frames = peer.audioFrames.filter((f) => f.at - t0 < 1000);
-      assert.ok(frames.length >= 44 && frames.length <= 56, `${frames.length} frames in 1 s`);
+      const lost = call.playout.stats.lostMs - lost0;
+      assert.ok(frames.length <= 53, `${frames.length} frames in 1 s: faster than real time`);
+      // Under load the clock re-anchors; frames plus the skipped time still make up the second.
+      assert.ok(frames.length * 20 + lost >= 880, `${frames.length} frames + ${lost} ms skipped in 1 s`);
       for (const f of frames) {
         assert.equal(f.kind, 0x10);
         assert.equal(f.payload.length, 320);
@@ -447,20 +454,20 @@ describe('AudioSocket server over raw TCP', { concurrency: true }, () => {
   });
 
   test('no inbound message for idleTimeoutMs ends the call', async () => {
-    const h = await startServer({ idleTimeoutMs: 250, formatWaitMs: 0 });
+    const h = await startServer({ idleTimeoutMs: 600, formatWaitMs: 0 });
     try {
       const next = h.nextCall();
       const peer = await RawPeer.open(h.port, UUID_A);
       const call = await next;
       const t0 = performance.now();
-      for (let i = 0; i < 5; i++) {
-        await sleep(100);
+      for (let i = 0; i < 4; i++) {
+        await sleep(150);
         peer.audio(0x10, Buffer.alloc(320));
       }
       assert.equal(call.ended, false, 'inbound frames keep the call alive');
       await once(call, 'end');
       assert.equal(call.endReason, 'idle_timeout');
-      assert.ok(performance.now() - t0 >= 700);
+      assert.ok(performance.now() - t0 >= 1100);
       assert.ok(await peer.closedWithin(1500));
       assert.equal(peer.received.at(-1)!.message.type, 'hangup');
       assert.equal(h.server.stats.idleTimeouts, 1);

@@ -35,6 +35,8 @@ export interface PlayoutStats {
   backpressureSkips: number;
   /** Times the clock fell more than a frame behind and re-anchored instead of bursting. */
   reanchors: number;
+  /** Clock time skipped by those re-anchors, ms: frames × 20 + lostMs tracks elapsed time. */
+  lostMs: number;
 }
 
 /** How much of a tag the caller heard. */
@@ -102,6 +104,13 @@ interface TagState {
 }
 
 const MAX_TAGS = 256;
+/**
+ * How far the clock may fall behind before it re-anchors. A timer that fires a few ms late is
+ * caught up on the next ticks (at most two frames back to back, well inside Asterisk's jitter
+ * tolerance); a real stall re-anchors rather than bursting, which Asterisk would play fast or a
+ * conference mixer would drop.
+ */
+const MAX_LAG_MS = 2 * FRAME_MS;
 
 class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
   readonly #sink: PlayoutSink;
@@ -112,6 +121,7 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
     underruns: 0,
     backpressureSkips: 0,
     reanchors: 0,
+    lostMs: 0,
   };
   #format: AudioFormat;
   #pcmFrameBytes = 0;
@@ -252,9 +262,8 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
     this.#timer = undefined;
     if (!this.#running) return;
     const now = performance.now();
-    // Fell more than a frame behind (event loop stall): re-anchor rather than send a burst that
-    // Asterisk would play fast or a mixer would drop.
-    if (now - this.#next > FRAME_MS) {
+    if (now - this.#next > MAX_LAG_MS) {
+      this.#stats.lostMs += now - this.#next;
       this.#next = now;
       this.#stats.reanchors++;
     }
