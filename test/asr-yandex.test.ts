@@ -244,6 +244,21 @@ test('a CLOSED status continues in a new session without losing the utterance', 
   }
 });
 
+test('a stream that stops answering is replaced after the stall timeout, and the call goes on', async () => {
+  const fake = await startFakeYandexStt({ statusEveryMs: 100, hang: { afterMs: 1_000, times: 1 } });
+  try {
+    const rate = 8000;
+    const pcm = await conversation(['ru-order', 'en-wait'], rate);
+    const config = sttConfig(fake, { stallTimeoutMs: 600 });
+    const events = await collect(createYandexAsr(config, { credentials: CREDENTIALS }), frames(pcm, rate, 5), rate);
+    assert.equal(fake.stats.totalStreams, 2);
+    assert.deepEqual(finals(events), ['utterance 1', 'utterance 2']);
+    await until(() => fake.stats.openStreams === 0);
+  } finally {
+    await fake.close();
+  }
+});
+
 test('refused credentials fail the call with asr_auth after one error log line, without retrying', async () => {
   const fake = await startFakeYandexStt({ apiKey: 'the-right-key' });
   const lines: string[] = [];

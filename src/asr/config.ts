@@ -29,6 +29,8 @@ export interface YandexSttConfig {
   maxSessionBytes: number;
   /** After the audio ends, how long to wait for the last results before closing the stream. */
   endGraceMs: number;
+  /** No response at all (the service sends keep-alive statuses) for this long: the stream is dead, reconnect. */
+  stallTimeoutMs: number;
   reconnect: ReconnectPolicy;
 }
 
@@ -79,6 +81,7 @@ export function readAsrConfig(env: EnvReader): AsrConfig {
       rotateAfterBytes: 8_000_000,
       maxSessionBytes: 9_500_000,
       endGraceMs: 1_500,
+      stallTimeoutMs: 15_000,
       reconnect,
     },
     vosk: {

@@ -1,4 +1,4 @@
-import type { ClientDuplexStream, Metadata, ServiceError } from '@grpc/grpc-js';
+import { status as grpcStatus, Metadata, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import { VoicebotError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { noopObserver, type Observer } from '../metrics/observer.js';
@@ -66,6 +66,7 @@ interface Stream {
   call: ClientDuplexStream<StreamingRequest, StreamingResponse>;
   sentMs: number;
   sentBytes: number;
+  lastResponseAt: number;
   /** Set when we stop listening to it (rotated, failed, call over): its late events are ignored. */
   retired: boolean;
 }
@@ -150,6 +151,13 @@ class Recognition {
   #fillSilence(): void {
     if (this.#audioEnded || this.#stopped) return;
     const now = performance.now();
+    const stream = this.#stream;
+    if (stream !== undefined && now - stream.lastResponseAt > this.#config.stallTimeoutMs) {
+      this.#onError(stream, Object.assign(new Error('no response from the service'), {
+        code: grpcStatus.DEADLINE_EXCEEDED, details: 'no response from the service', metadata: new Metadata(),
+      }));
+      return;
+    }
     const gap = now - this.#lastAudioAt;
     if (gap < this.#config.silenceFillMs) return;
     this.#lastAudioAt = now;
@@ -189,7 +197,7 @@ class Recognition {
   #open(): void {
     const client = sharedClient(STT_PROTO, STT_SERVICE, this.#target);
     const call = (client.RecognizeStreaming as unknown as (m: Metadata) => Stream['call'])(this.#metadata.clone());
-    const stream: Stream = { call, sentMs: 0, sentBytes: 0, retired: false };
+    const stream: Stream = { call, sentMs: 0, sentBytes: 0, lastResponseAt: performance.now(), retired: false };
     this.#stream = stream;
     this.#sessions += 1;
     call.on('data', (res: StreamingResponse) => this.#onResponse(stream, res));
@@ -220,6 +228,7 @@ class Recognition {
   #onResponse(stream: Stream, res: StreamingResponse): void {
     if (stream.retired) return;
     this.#attempts = 0;
+    stream.lastResponseAt = performance.now();
     switch (res.Event) {
       case 'partial': {
         const text = res.partial?.alternatives[0]?.text ?? '';

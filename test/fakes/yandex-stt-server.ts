@@ -31,8 +31,12 @@ export interface FakeYandexSttOptions {
   partialEveryMs?: number;
   /** Delay of every response, wall clock (default 0). */
   latencyMs?: number;
-  /** Status WORKING sent when the session options arrive (default true; real service sends keep-alives). */
+  /** Status WORKING sent when the session options arrive (default true). */
   greet?: boolean;
+  /** Keep-alive status WORKING every this many ms of wall clock, as the service does (default 2000; 0 = none). */
+  statusEveryMs?: number;
+  /** After this much audio, stop answering anything while keeping the stream open; `times` streams (default 1). */
+  hang?: { afterMs: number; times?: number };
   /** With normalization requested, also send a final_refinement carrying refine(text). */
   refine?: (text: string) => string;
   /** End streams with an error status after this much audio; `times` streams in all (default 1). */
@@ -101,6 +105,8 @@ export async function startFakeYandexStt(options: FakeYandexSttOptions = {}): Pr
   const sessions: FakeSttSession[] = [];
   let dropsLeft = options.drop?.times ?? 1;
   let closesLeft = options.close?.times ?? 1;
+  let hangsLeft = options.hang?.times ?? 1;
+  const statusEveryMs = options.statusEveryMs ?? 2_000;
   let serverUtterance = 0;
 
   function handle(call: Call): void {
@@ -125,12 +131,15 @@ export async function startFakeYandexStt(options: FakeYandexSttOptions = {}): Pr
     let utterance = 0;
     let finalIndex = 0;
     let idle: NodeJS.Timeout | undefined;
+    let keepAlive: NodeJS.Timeout | undefined;
+    let hung = false;
 
     const settle = (): void => {
       if (!done) {
         done = true;
         stats.openStreams -= 1;
         clearTimeout(idle);
+        clearInterval(keepAlive);
       }
     };
     call.on('cancelled', () => {
@@ -146,7 +155,7 @@ export async function startFakeYandexStt(options: FakeYandexSttOptions = {}): Pr
       else fn();
     };
     const send = (res: Partial<StreamingResponse> & Record<string, unknown>): void => later(() => {
-      if (!done && !call.writableEnded) call.write(res as StreamingResponse);
+      if (!done && !hung && !call.writableEnded) call.write(res as StreamingResponse);
     });
     const fail = (code: grpc.status, details: string, end: FakeSttSession['end']): void => {
       if (done || s.end !== 'open') return;
@@ -208,6 +217,10 @@ export async function startFakeYandexStt(options: FakeYandexSttOptions = {}): Pr
     };
 
     const afterAudio = (): void => {
+      if (options.hang !== undefined && !hung && hangsLeft > 0 && s.receivedMs >= options.hang.afterMs) {
+        hangsLeft -= 1;
+        hung = true;
+      }
       const drop = options.drop;
       if (drop !== undefined && dropsLeft > 0 &&
           ((drop.afterBytes !== undefined && s.bytes >= drop.afterBytes) || (drop.afterMs !== undefined && s.receivedMs >= drop.afterMs))) {
@@ -243,7 +256,9 @@ export async function startFakeYandexStt(options: FakeYandexSttOptions = {}): Pr
         }
         s.options = req.session_options;
         rate = Number(raw.sample_rate_hertz);
-        if (o.greet) send({ audio_cursors: cursors() as never, status_code: { code_type: 'WORKING', message: '' } });
+        const working = (): void => send({ audio_cursors: cursors() as never, status_code: { code_type: 'WORKING', message: '' } });
+        if (o.greet) working();
+        if (statusEveryMs > 0) keepAlive = setInterval(working, statusEveryMs);
         return;
       }
       if (req.Event === 'chunk' && 'chunk' in req) {
