@@ -210,6 +210,29 @@ describe('AudioSocket server over raw TCP', { concurrency: true }, () => {
     }
   });
 
+  test('audio arriving after the fallback switches the reply format to mirror the peer', async () => {
+    const h = await startServer({ formatWaitMs: 50 });
+    try {
+      const next = h.nextCall();
+      const peer = await RawPeer.open(h.port, UUID_A);
+      const call = await next;
+      assert.equal((await call.format).detected, false);
+      await peer.waitFor('fallback frames', () => peer.audioFrames.length > 0);
+      const changed = once(call, 'format');
+      peer.audio(0x12, Buffer.alloc(640));
+      const [format] = await changed;
+      assert.deepEqual([format.sampleRate, format.kind, format.detected], [16000, 0x12, true]);
+      assert.equal(call.currentFormat, format);
+      const switchedAt = peer.audioFrames.length;
+      await peer.waitFor('frames in the new format', () => peer.audioFrames.length >= switchedAt + 3);
+      const last = peer.audioFrames.at(-1)!;
+      assert.deepEqual([last.kind, last.payload.length], [0x12, 640]);
+      peer.end();
+    } finally {
+      await h.close();
+    }
+  });
+
   test('DTMF messages become dtmf events, also before any audio', async () => {
     const h = await startServer();
     try {
