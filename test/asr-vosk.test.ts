@@ -121,6 +121,20 @@ test('vosk: an answer that is not JSON is treated as a broken connection, not a 
   }
 });
 
+test('vosk: a server that stops answering is replaced after the stall timeout', async () => {
+  const fake = await startFakeVosk({ hang: { afterBytes: 16_000 } });
+  try {
+    const rate = 8000;
+    const config = voskConfig(fake, { stallTimeoutMs: 300 });
+    const events = await collect(createVoskAsr(config), frames(await conversation(['ru-order', 'en-wait'], rate), rate, 5), rate);
+    assert.equal(fake.stats.totalConnections, 2);
+    assert.deepEqual(finals(events), ['utterance 1', 'utterance 2']);
+    await until(() => fake.stats.openConnections === 0);
+  } finally {
+    await fake.close();
+  }
+});
+
 test('vosk: an unreachable server fails with asr_unavailable after the bounded attempts', async () => {
   const fake = await startFakeVosk({ refuse: true });
   try {

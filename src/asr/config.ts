@@ -40,6 +40,8 @@ export interface VoskConfig {
   /** No caller audio for this long: send zero frames so the recognizer's endpointer sees the pause. */
   silenceFillMs: number;
   endGraceMs: number;
+  /** Audio sent but nothing answered (Vosk answers every message) for this long: reconnect. */
+  stallTimeoutMs: number;
   reconnect: ReconnectPolicy;
 }
 
@@ -88,6 +90,7 @@ export function readAsrConfig(env: EnvReader): AsrConfig {
       url: env.url('VOSK_URL', 'ws://127.0.0.1:2700', ['ws:', 'wss:']) ?? 'ws://127.0.0.1:2700',
       silenceFillMs: env.int('ASR_SILENCE_FILL_MS', 200, { min: 20, max: 4_000 }),
       endGraceMs: 1_500,
+      stallTimeoutMs: 10_000,
       reconnect,
     },
   };

@@ -39,6 +39,9 @@ interface Connection {
   retired: boolean;
   /** Messages of `pending` this connection has answered (Vosk answers every audio message once). */
   answered: number;
+  /** Audio messages sent and not answered yet. */
+  unanswered: number;
+  lastAnswerAt: number;
 }
 
 class VoskRecognition {
@@ -106,6 +109,11 @@ class VoskRecognition {
   #fillSilence(): void {
     if (this.#audioEnded || this.#stopped) return;
     const now = performance.now();
+    const conn = this.#conn;
+    if (conn?.open && conn.unanswered > 0 && now - conn.lastAnswerAt > this.#config.stallTimeoutMs) {
+      this.#onDrop(conn, new Error('no answer from the Vosk server'));
+      return;
+    }
     const gap = Math.min(MAX_FILL_MS, now - this.#lastAudioAt);
     if (now - this.#lastAudioAt < this.#config.silenceFillMs) return;
     this.#lastAudioAt = now;
@@ -117,7 +125,13 @@ class VoskRecognition {
     this.#pendingBytes += data.length;
     if (!this.#speaking) this.#trimIdle();
     const conn = this.#conn;
-    if (conn?.open) conn.ws.send(data);
+    if (conn?.open) this.#send(conn, data);
+  }
+
+  #send(conn: Connection, data: Buffer): void {
+    if (conn.unanswered === 0) conn.lastAnswerAt = performance.now();
+    conn.unanswered += 1;
+    conn.ws.send(data);
   }
 
   /** Drops answered audio beyond the last second while nobody speaks (it held no speech). */
@@ -132,13 +146,13 @@ class VoskRecognition {
 
   #connect(): void {
     const ws = new WebSocket(this.#config.url, { handshakeTimeout: CONNECT_TIMEOUT_MS, perMessageDeflate: false });
-    const conn: Connection = { ws, open: false, retired: false, answered: 0 };
+    const conn: Connection = { ws, open: false, retired: false, answered: 0, unanswered: 0, lastAnswerAt: 0 };
     this.#conn = conn;
     ws.on('open', () => {
       if (conn.retired) return;
       conn.open = true;
       ws.send(JSON.stringify({ config: { sample_rate: this.#rate } }));
-      for (const data of this.#pending) ws.send(data);
+      for (const data of this.#pending) this.#send(conn, data);
       this.#log.debug({ replayBytes: this.#pendingBytes }, 'asr session opened');
       if (this.#audioEnded) this.#sendEof(conn);
     });
@@ -160,6 +174,8 @@ class VoskRecognition {
     }
     this.#attempts = 0;
     conn.answered += 1;
+    conn.unanswered = Math.max(0, conn.unanswered - 1);
+    conn.lastAnswerAt = performance.now();
     if (typeof message.partial === 'string') {
       const text = message.partial;
       if (text === '' || text === this.#lastPartial) return;

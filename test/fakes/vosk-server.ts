@@ -20,6 +20,8 @@ export interface FakeVoskOptions {
   drop?: { afterBytes: number; times?: number };
   /** Answer the first audio message of the first `times` connections with text that is not JSON. */
   garbage?: { times: number };
+  /** Stop answering (connection stays open) after this many audio bytes; `times` connections (default 1). */
+  hang?: { afterBytes: number; times?: number };
   /** Refuse every WebSocket upgrade (the server looks unreachable). */
   refuse?: boolean;
 }
@@ -56,6 +58,7 @@ export async function startFakeVosk(options: FakeVoskOptions = {}): Promise<Fake
   const connections: FakeVoskConnection[] = [];
   let dropsLeft = options.drop?.times ?? 1;
   let garbageLeft = options.garbage?.times ?? 0;
+  let hangsLeft = options.hang?.times ?? 1;
   let serverUtterance = 0;
 
   const wss = new WebSocketServer({
@@ -78,6 +81,7 @@ export async function startFakeVosk(options: FakeVoskOptions = {}): Promise<Fake
     let silenceRun = 0;
     let words: string[] = [];
     let utterance = 0;
+    let hung = false;
     let garbage = garbageLeft > 0;
     if (garbage) garbageLeft -= 1;
 
@@ -130,6 +134,11 @@ export async function startFakeVosk(options: FakeVoskOptions = {}): Promise<Fake
         ws.terminate();
         return;
       }
+      if (options.hang !== undefined && !hung && hangsLeft > 0 && c.bytes >= options.hang.afterBytes) {
+        hangsLeft -= 1;
+        hung = true;
+      }
+      if (hung) return;
       if (garbage) {
         garbage = false;
         answer('<html>502 Bad Gateway</html>');
