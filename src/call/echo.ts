@@ -10,7 +10,9 @@ const PRE_ROLL_MS = 200;
  * their last utterance back (capped at `echoMaxMs`). End of speech is timed by audio and, when
  * the peer stops sending frames, by the clock.
  */
-export function createEchoHandler(config: Pick<CallConfig, 'vadThreshold' | 'endOfSpeechMs' | 'echoMaxMs'>) {
+export function createEchoHandler(
+  config: Pick<CallConfig, 'vadThreshold' | 'endOfSpeechMs' | 'echoMaxMs'>,
+): (call: AudioSocketCall) => void {
   return function echo(call: AudioSocketCall): void {
     // Listen at once: the first frames can arrive in the same TCP chunk as the UUID.
     let sampleRate = 8000;
