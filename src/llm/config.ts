@@ -4,6 +4,7 @@ import type { EnvReader } from '../config/env-reader.js';
 
 /** The languages the built-in prompt and fixed phrases are written in. */
 export const BOT_LANGUAGES = ['ru', 'en'] as const;
+/** One of `BOT_LANGUAGES`. */
 export type BotLanguage = (typeof BOT_LANGUAGES)[number];
 
 /** A place the model may transfer the caller to: it sees `name`, the PBX gets `extension`. */

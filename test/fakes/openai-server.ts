@@ -31,6 +31,7 @@ export interface RecordedRequest {
   completed: boolean;
 }
 
+/** Replies by request order (the last repeats), or computed from each request. */
 export type FakeScript = readonly FakeReply[] | ((request: RecordedRequest, index: number) => FakeReply);
 
 export interface FakeOpenAiOptions {
