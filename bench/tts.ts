@@ -87,7 +87,7 @@ export async function run(): Promise<void> {
   }
 
   // Embedded voice: the first synthesis pays for the worker, the WASM module and its 24 MB of data.
-  const local = createLocalTts({ voice: 'ru', rate: 175 }, { log });
+  const local = createLocalTts({ voice: 'ru', rate: 175, workers: 1 }, { log });
   try {
     const coldStarted = performance.now();
     const coldFirst = await firstAudioMs(local, CHUNK);

@@ -24,7 +24,7 @@ test('with no settings the embedded voice is used, with documented defaults', ()
   const tts = config({});
   assert.equal(tts.provider, 'local');
   assert.equal(tts.concurrency, 2);
-  assert.deepEqual(tts.local, { voice: 'ru', rate: 175 });
+  assert.deepEqual(tts.local, { voice: 'ru', rate: 175, workers: 1 });
   assert.equal(tts.yandex.endpoint, 'tts.api.cloud.yandex.net:443');
   assert.equal(tts.yandex.httpUrl, 'https://tts.api.cloud.yandex.net/speech/v1/tts:synthesize');
   assert.equal(tts.yandex.voice, 'alena');

@@ -7,8 +7,8 @@ import { createLocalTts } from '../src/tts/local.js';
 import type { Tts } from '../src/tts/tts.js';
 
 const log = silentLogger();
-const ru = createLocalTts({ voice: 'ru', rate: 175 }, { log });
-const en = createLocalTts({ voice: 'en-us', rate: 175 }, { log });
+const ru = createLocalTts({ voice: 'ru', rate: 175, workers: 2 }, { log });
+const en = createLocalTts({ voice: 'en-us', rate: 175, workers: 1 }, { log });
 
 after(async () => {
   await ru.close();
@@ -71,7 +71,7 @@ test('concurrent requests are all served', async () => {
 });
 
 test('an unknown voice is a clear tts_failed error, not a crash', async () => {
-  const bad = createLocalTts({ voice: 'no-such-voice', rate: 175 }, { log });
+  const bad = createLocalTts({ voice: 'no-such-voice', rate: 175, workers: 1 }, { log });
   try {
     await assert.rejects(collect(bad, 'привет', 8000), (err: unknown) => {
       assert.ok(err instanceof VoicebotError);

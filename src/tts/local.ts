@@ -18,8 +18,6 @@ export interface LocalTts extends Tts {
 /** What the local voice needs besides its settings. */
 export interface LocalTtsDeps {
   log: Logger;
-  /** Worker threads running the engine; one serves about 20 concurrent real-time voices. */
-  workers?: number;
 }
 
 interface Job {
@@ -133,9 +131,9 @@ class EspeakThread {
 /** A Tts speaking with eSpeak NG: no account, no network; `voice` is an eSpeak voice (`ru`, `en-us`). */
 export function createLocalTts(config: LocalTtsConfig, deps: LocalTtsDeps): LocalTts {
   const log = deps.log.child({ provider: 'local-tts' });
-  const size = Math.max(1, deps.workers ?? 1);
+  const size = Math.max(1, config.workers);
   let threads: EspeakThread[] = [];
-  const queue: { job: Job; thread?: EspeakThread }[] = [];
+  const queue: Job[] = [];
   let nextId = 1;
 
   const ensureThreads = (): EspeakThread[] => {
@@ -154,10 +152,9 @@ export function createLocalTts(config: LocalTtsConfig, deps: LocalTtsDeps): Loca
     if (queue.length === 0) return;
     for (const thread of ensureThreads()) {
       if (thread.busy || queue.length === 0) continue;
-      const entry = queue.shift()!;
-      entry.thread = thread;
-      running.set(entry.job.id, thread);
-      thread.run(entry.job);
+      const job = queue.shift()!;
+      running.set(job.id, thread);
+      thread.run(job);
     }
   }
   const running = new Map<number, EspeakThread>();
@@ -203,7 +200,7 @@ export function createLocalTts(config: LocalTtsConfig, deps: LocalTtsDeps): Loca
       };
       const onAbort = (): void => notify();
       signal.addEventListener('abort', onAbort, { once: true });
-      queue.push({ job });
+      queue.push(job);
       dispatch();
 
       let resampler: ReturnType<typeof createResampler> | undefined;
@@ -231,7 +228,7 @@ export function createLocalTts(config: LocalTtsConfig, deps: LocalTtsDeps): Loca
       } finally {
         signal.removeEventListener('abort', onAbort);
         if (!finished) {
-          const queued = queue.findIndex((entry) => entry.job.id === id);
+          const queued = queue.indexOf(job);
           if (queued >= 0) queue.splice(queued, 1);
           running.get(id)?.cancel(id);
         }

@@ -8,8 +8,9 @@ import { authMetadata, isAuthStatus, isRetryableStatus, sharedClient } from '../
 import type { YandexTtsConfig } from './config.js';
 import type { Tts, TtsRequest } from './tts.js';
 
-/** The proto file and service name of the v3 synthesizer under `proto/`. */
+/** The proto file of the v3 synthesizer under `proto/`. */
 export const TTS_PROTO = 'yandex/cloud/ai/tts/v3/tts_service.proto';
+/** Full name of the v3 synthesizer service. */
 export const TTS_SERVICE = 'speechkit.tts.v3.Synthesizer';
 
 /** UtteranceSynthesis accepts at most 250 characters of text per request without unsafe_mode. */
