@@ -69,7 +69,7 @@ export async function run(): Promise<void> {
       model: undefined,
       lang: 'ru-RU',
       hedgeMs: HEDGE_MS,
-      httpTimeoutMs: 10_000,
+      timeoutMs: 10_000,
     };
     const grpcTts = createYandexGrpcTts(config, creds, { log });
     const httpTts = createYandexHttpTts(config, creds, { log });

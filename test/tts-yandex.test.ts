@@ -40,7 +40,7 @@ function ttsConfig(overrides: Partial<YandexTtsConfig> = {}): YandexTtsConfig {
     model: undefined,
     lang: 'ru-RU',
     hedgeMs: 300,
-    httpTimeoutMs: 5000,
+    timeoutMs: 5000,
     ...overrides,
   };
 }
@@ -219,8 +219,17 @@ test('when both sides fail before audio the error is reported, not swallowed', a
   grpcFake.options.error = 'UNAVAILABLE';
   httpFake.options.errorStatus = 503;
   const config = ttsConfig();
-  const tts = createHedgedTts(createYandexGrpcTts(config, creds, { log }), createYandexHttpTts(config, creds, { log }), { hedgeMs: 100, log });
+  const tts = createHedgedTts(createYandexGrpcTts(config, creds, { log }), createYandexHttpTts(config, creds, { log }), { hedgeMs: 5000, log });
+  const started = performance.now();
   await assert.rejects(collect(tts, 'ничего', 8000), (err: unknown) => err instanceof VoicebotError && err.code === 'tts_unavailable');
+  assert.ok(performance.now() - started < 2500, 'the error does not wait for the hedge timer');
+});
+
+test('a gRPC call that never answers ends at the request timeout', async () => {
+  resetFakes();
+  grpcFake.options.hang = true;
+  const tts = createYandexGrpcTts(ttsConfig({ timeoutMs: 200 }), creds, { log });
+  await assert.rejects(collect(tts, 'тишина', 8000), (err: unknown) => err instanceof VoicebotError && err.code === 'tts_unavailable');
 });
 
 test('aborting a hedged synthesis cancels both sides', async () => {

@@ -16,8 +16,8 @@ export interface YandexTtsConfig {
   lang: string;
   /** Milliseconds the gRPC primary may stay silent before the HTTP fallback is started alongside. */
   hedgeMs: number;
-  /** Upper bound on one HTTP fallback request. */
-  httpTimeoutMs: number;
+  /** Upper bound on one synthesis request (gRPC deadline, HTTP timeout). */
+  timeoutMs: number;
 }
 
 /** Settings of the embedded eSpeak NG voice. */
@@ -55,7 +55,7 @@ export function readTtsConfig(env: EnvReader): TtsConfig {
       model: env.optionalString('YANDEX_TTS_MODEL'),
       lang: env.string('YANDEX_TTS_LANG', 'ru-RU'),
       hedgeMs: env.int('TTS_HEDGE_MS', 300, { min: 0, max: 10_000 }),
-      httpTimeoutMs: env.int('YANDEX_TTS_HTTP_TIMEOUT_MS', 10_000, { min: 100, max: 120_000 }),
+      timeoutMs: env.int('YANDEX_TTS_TIMEOUT_MS', 10_000, { min: 100, max: 120_000 }),
     },
     local: {
       voice: env.string('LOCAL_TTS_VOICE', 'ru'),

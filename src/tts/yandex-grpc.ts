@@ -53,8 +53,8 @@ export function createYandexGrpcTts(
         loudness_normalization_type: 'LUFS',
         unsafe_mode: text.length > SAFE_TEXT_CHARS,
       };
-      const method = client['UtteranceSynthesis'] as unknown as (req: unknown, md: grpc.Metadata) => ServerStream;
-      const call = method.call(client, body, authMetadata(yandex));
+      const method = client['UtteranceSynthesis'] as unknown as (req: unknown, md: grpc.Metadata, options: grpc.CallOptions) => ServerStream;
+      const call = method.call(client, body, authMetadata(yandex), { deadline: Date.now() + config.timeoutMs });
       const onAbort = (): void => call.cancel();
       signal.addEventListener('abort', onAbort, { once: true });
       // An odd byte count in one message must not shift every later sample by a byte.

@@ -55,14 +55,14 @@ export function createYandexHttpTts(
       if (yandex.apiKey !== undefined) headers.authorization = `Api-Key ${yandex.apiKey}`;
       else if (yandex.iamToken !== undefined) headers.authorization = `Bearer ${yandex.iamToken}`;
 
-      const timeout = AbortSignal.timeout(config.httpTimeoutMs);
+      const timeout = AbortSignal.timeout(config.timeoutMs);
       const combined = AbortSignal.any([signal, timeout]);
       let response: Response;
       try {
         response = await fetch(config.httpUrl, { method: 'POST', headers, body: form, signal: combined });
       } catch (err) {
         if (signal.aborted) return;
-        if (timeout.aborted) throw fail(new VoicebotError('tts_unavailable', `Yandex TTS HTTP timed out after ${config.httpTimeoutMs} ms`, { retryable: true, cause: err }));
+        if (timeout.aborted) throw fail(new VoicebotError('tts_unavailable', `Yandex TTS HTTP timed out after ${config.timeoutMs} ms`, { retryable: true, cause: err }));
         throw fail(new VoicebotError('tts_unavailable', `Yandex TTS HTTP request failed: ${(err as Error).message}`, { retryable: true, cause: err }));
       }
       if (!response.ok) {
