@@ -2,6 +2,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
 import { fakeSpeechPcm } from './yandex-tts-server.js';
 
 /** Behaviour knobs; change them on `server.options` between requests. */
@@ -35,6 +36,7 @@ export interface RecordedTtsHttpRequest {
 /** A running fake: its URL, what it received, and its knobs. */
 export interface FakeYandexTtsHttp {
   url: string;
+  port: number;
   options: FakeTtsHttpOptions;
   requests: RecordedTtsHttpRequest[];
   close(): Promise<void>;
@@ -111,6 +113,7 @@ export async function startFakeYandexTtsHttp(options: Partial<FakeTtsHttpOptions
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/speech/v1/tts:synthesize`,
+    port,
     options: current,
     requests,
     close: () =>
@@ -119,4 +122,10 @@ export async function startFakeYandexTtsHttp(options: Partial<FakeTtsHttpOptions
         server.close(() => resolve());
       }),
   };
+}
+
+// Run standalone (e.g. in a child process for benchmarks): prints the port and URL as JSON on stdout.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const fake = await startFakeYandexTtsHttp(JSON.parse(process.env.FAKE_TTS_HTTP_OPTIONS ?? '{}') as Partial<FakeTtsHttpOptions>);
+  process.stdout.write(`${JSON.stringify({ port: fake.port, url: fake.url })}\n`);
 }

@@ -1,5 +1,6 @@
 /** A local Yandex SpeechKit v3 Synthesizer (gRPC, from our proto) that can be slow, fail or hang. */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { serviceConstructor } from '../../src/yandex/grpc.js';
 import { TTS_PROTO, TTS_SERVICE } from '../../src/tts/yandex-grpc.js';
@@ -184,4 +185,10 @@ export async function startFakeYandexTts(options: Partial<FakeTtsOptions> = {}):
         resolve();
       }),
   };
+}
+
+// Run standalone (e.g. in a child process for benchmarks): prints the port as JSON on stdout.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const fake = await startFakeYandexTts(JSON.parse(process.env.FAKE_TTS_OPTIONS ?? '{}') as Partial<FakeTtsOptions>);
+  process.stdout.write(`${JSON.stringify({ port: fake.port })}\n`);
 }
