@@ -5,6 +5,7 @@
  * Flags: --levels 100,250,500  --seconds 10 (steady state per level)  --warmup 2
  *        --targets baseline,echo  --calls-per-worker 125  --nice 10 (caller threads yield to the server)
  */
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -40,6 +41,8 @@ export interface TransportResult {
   clientLoopP99Ms: number;
   /** CPU of the benchmark process (all caller threads), % of one core. */
   clientCpuPct: number;
+  serverLoopP99Ms: number;
+  serverLoopMaxMs: number;
   serverStats: Record<string, unknown> | undefined;
 }
 
@@ -153,6 +156,8 @@ export async function measure(target: Target, calls: number, opts: { seconds: nu
       cpuTotalPct,
       rssMb: u1.rssBytes / 1024 / 1024,
       clientLoopP99Ms: Math.max(...parts.map((p) => p.loopDelayP99Ms)),
+      serverLoopP99Ms: u1.loopP99Ms,
+      serverLoopMaxMs: u1.loopMaxMs,
       clientCpuPct: ((c1.user + c1.system) / 1000 / (toMs - fromMs)) * 100,
       serverStats: u1.stats,
     };
@@ -163,7 +168,7 @@ export async function measure(target: Target, calls: number, opts: { seconds: nu
 }
 
 function table(results: TransportResult[]): string {
-  const header = ['calls', 'target', 'connected', 'frames/expected', 'p50 ms', 'p99 ms', 'max ms', 'early', 'late', 'lost', 'cpu %/call', 'cpu % total', 'rss MB', 'client cpu %', 'client lag p99 ms'];
+  const header = ['calls', 'target', 'connected', 'frames/expected', 'p50 ms', 'p99 ms', 'max ms', 'early', 'late', 'lost', 'cpu %/call', 'cpu % total', 'rss MB', 'server lag p99/max ms', 'client cpu %', 'client lag p99 ms'];
   const rows = results.map((r) => [
     String(r.calls),
     r.target,
@@ -178,6 +183,7 @@ function table(results: TransportResult[]): string {
     r.cpuPerCallPct.toFixed(3),
     r.cpuTotalPct.toFixed(1),
     r.rssMb.toFixed(0),
+    `${r.serverLoopP99Ms.toFixed(1)}/${r.serverLoopMaxMs.toFixed(0)}`,
     r.clientCpuPct.toFixed(0),
     r.clientLoopP99Ms.toFixed(1),
   ]);
@@ -191,7 +197,8 @@ export async function run(): Promise<void> {
   const utterance = await loadUtterance();
   process.stdout.write(
     `transport: levels ${opts.levels.join(', ')}; ${opts.seconds} s steady state after ${opts.warmup} s warm-up; ` +
-      `server in a child process, callers in worker threads (${opts.perWorker} per worker)\n`,
+      `server in a child process, callers in worker threads (${opts.perWorker} per worker, nice ${opts.nice}); ` +
+      `${cpus().length} cores, load average ${loadavg()[0]!.toFixed(2)}\n`,
   );
   const results: TransportResult[] = [];
   for (const calls of opts.levels) {
@@ -203,7 +210,7 @@ export async function run(): Promise<void> {
       );
     }
   }
-  process.stdout.write(`\n${table(results)}\n`);
+  process.stdout.write(`\n${table(results)}\n(load average at the end ${loadavg()[0]!.toFixed(2)}: other work on the machine shows up as jitter in both rows)\n`);
   for (const calls of opts.levels) {
     const base = results.find((r) => r.calls === calls && r.target === 'baseline');
     const echo = results.find((r) => r.calls === calls && r.target === 'echo');

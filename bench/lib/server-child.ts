@@ -2,7 +2,7 @@
  * Child-process entry for the transport benchmark: runs the echo AudioSocket server or the bare
  * pacer (argv[2]: 'echo' | 'pacer') and answers usage requests over IPC.
  */
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { createAudioSocketServer, type AudioSocketServer } from '../../src/audiosocket/server.js';
 import { createEchoHandler } from '../../src/call/echo.js';
 import { silentLogger } from '../../src/logger.js';
@@ -14,7 +14,17 @@ export type ChildRequest = { type: 'usage' } | { type: 'exit' };
 /** Messages the child sends. */
 export type ChildReply =
   | { type: 'ready'; port: number }
-  | { type: 'usage'; cpuUserUs: number; cpuSystemUs: number; atMs: number; rssBytes: number; stats?: Record<string, unknown> };
+  | {
+      type: 'usage';
+      cpuUserUs: number;
+      cpuSystemUs: number;
+      atMs: number;
+      rssBytes: number;
+      /** Event-loop delay since the previous usage request. */
+      loopP99Ms: number;
+      loopMaxMs: number;
+      stats?: Record<string, unknown>;
+    };
 
 const target = process.argv[2];
 let echo: AudioSocketServer | undefined;
@@ -33,6 +43,8 @@ if (target === 'echo') {
   process.exit(2);
 }
 
+const loop = monitorEventLoopDelay({ resolution: 5 });
+loop.enable();
 const send = (reply: ChildReply): void => void process.send?.(reply);
 process.on('message', (request: ChildRequest) => {
   if (request.type === 'usage') {
@@ -43,8 +55,11 @@ process.on('message', (request: ChildRequest) => {
       cpuSystemUs: cpu.system,
       atMs: performance.timeOrigin + performance.now(),
       rssBytes: process.memoryUsage.rss(),
+      loopP99Ms: loop.percentile(99) / 1e6,
+      loopMaxMs: loop.max / 1e6,
       ...(echo ? { stats: { ...echo.stats, activeCalls: echo.activeCalls } } : {}),
     });
+    loop.reset();
   } else if (request.type === 'exit') {
     process.exit(0);
   }
