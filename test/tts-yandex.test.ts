@@ -137,8 +137,16 @@ test('HTTP v1 at a rate it does not offer is requested higher and resampled', as
   const tts = createYandexHttpTts(ttsConfig(), creds, { log });
   const pcm = await collect(tts, 'двенадцать', 24000);
   assert.equal(httpFake.requests[0]?.form.sampleRateHertz, '48000');
+  assert.equal(httpFake.requests[0]?.form.emotion, 'good');
   const expectedSamples = fakeSpeechPcm('двенадцать', 24000, httpFake.options).length / 2;
   assert.ok(Math.abs(pcm.length / 2 - expectedSamples) < 100, `got ${pcm.length / 2} samples, expected about ${expectedSamples}`);
+});
+
+test('a v3-only role is not sent to the v1 method', async () => {
+  resetFakes();
+  const tts = createYandexHttpTts(ttsConfig({ role: 'friendly' }), creds, { log });
+  await collect(tts, 'привет', 8000);
+  assert.equal(httpFake.requests[0]?.form.emotion, undefined);
 });
 
 test('HTTP v1 error answers become VoicebotErrors carrying the service message, not the key', async () => {

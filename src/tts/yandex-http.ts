@@ -9,6 +9,7 @@ import type { Tts, TtsRequest } from './tts.js';
 
 /** The only rates the v1 method produces as raw PCM. */
 const V1_RATES = [8000, 16000, 48000] as const;
+const V1_EMOTIONS = new Set(['neutral', 'good', 'evil']);
 
 /** What the HTTP synthesizer needs besides its settings. */
 export interface YandexHttpTtsDeps {
@@ -49,7 +50,8 @@ export function createYandexHttpTts(
         format: 'lpcm',
         sampleRateHertz: String(rate),
       });
-      if (config.role !== undefined) form.set('emotion', config.role);
+      // v1 knows only these styles (as `emotion`); other v3 roles are left to the voice's default.
+      if (config.role !== undefined && V1_EMOTIONS.has(config.role)) form.set('emotion', config.role);
       if (yandex.apiKey === undefined && yandex.folderId !== undefined) form.set('folderId', yandex.folderId);
       const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
       if (yandex.apiKey !== undefined) headers.authorization = `Api-Key ${yandex.apiKey}`;
