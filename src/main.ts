@@ -1,7 +1,10 @@
+import { createApp } from './app.js';
 import { createAudioSocketServer } from './audiosocket/server.js';
-import { createEchoHandler } from './call/echo.js';
 import { loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
+import { createMetrics } from './metrics/metrics.js';
+import { createCallRecorder } from './ops/call-record.js';
+import { startOps } from './ops/ops.js';
 
 let config: Config;
 try {
@@ -12,29 +15,37 @@ try {
 }
 
 const log = createLogger(config.logLevel);
+const metrics = createMetrics();
+const recorder = createCallRecorder(config.ops.callRecord, log.child({ component: 'call-record' }));
+
+let app;
+try {
+  app = await createApp(config, log, { observer: metrics, onCallEnd: (summary) => recorder.record(summary) });
+} catch (err) {
+  log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot start the call pipeline');
+  log.flush();
+  process.exit(2);
+}
+
 const server = createAudioSocketServer({
   config: config.audiosocket,
   log: log.child({ component: 'audiosocket' }),
-  onCall: createEchoHandler(config.call),
+  onCall: app.onCall,
 });
 
 try {
   const address = await server.listen();
-  log.info({ host: address.address, port: address.port }, 'listening');
+  const ops = await startOps({
+    config: config.ops,
+    log,
+    server,
+    metrics,
+    recorder,
+    goodbye: (call) => app.goodbye(call),
+  });
+  log.info({ host: address.address, port: address.port, httpPort: ops.httpPort, pipeline: app.mode }, 'listening');
 } catch (err) {
   log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot listen');
+  log.flush();
   process.exit(1);
-}
-
-let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal, calls: server.activeCalls }, 'shutting down');
-    void server.close().then(() => {
-      log.flush();
-      process.exit(0);
-    });
-  });
 }

@@ -22,6 +22,7 @@ export interface Dialogue {
 
 /** The channel-control operations of one call (ARI); absent when ARI is not configured. */
 export interface ChannelControl {
+  resolveChannel?(): Promise<string | undefined>;
   hangup(): Promise<boolean>;
   requestTransfer(destination: string): Promise<boolean>;
   /** No request is made for this channel after this. */
@@ -99,11 +100,21 @@ interface TurnInfo {
 }
 
 /** Runs one call as a conversation until it ends; resolves when everything is released. */
-export async function runConversation(call: AudioSocketCall, deps: ConversationDeps): Promise<void> {
+export async function runConversation(
+  call: AudioSocketCall,
+  deps: ConversationDeps,
+  onSession?: (session: { goodbye(): Promise<void> }) => void,
+): Promise<void> {
+  // Audio can arrive in the same TCP chunk as the UUID: keep it until the format is known.
+  const early: Buffer[] = [];
+  const keep = (pcm: Buffer) => early.push(pcm);
+  call.on('audio', keep);
   const format = await call.format;
+  call.off('audio', keep);
   if (call.signal.aborted) return;
   const session = new CallSession(call, deps, format.sampleRate);
-  await session.run();
+  onSession?.({ goodbye: () => session.goodbye('drain') });
+  await session.run(early);
 }
 
 class CallSession {
@@ -146,13 +157,16 @@ class CallSession {
     this.#log = call.log;
     this.#sampleRate = sampleRate;
     this.#channel = deps.channelControl?.(call.id, call.log);
+    // Read the dialplan's call-to-channel link at once, while the channel surely exists.
+    void this.#channel?.resolveChannel?.();
     this.#dialogue = deps.createDialogue(this.#callControl(), call.log);
   }
 
-  async run(): Promise<void> {
+  async run(early: readonly Buffer[] = []): Promise<void> {
     const call = this.#call;
     const onAudio = (pcm: Buffer) => this.#onAudio(pcm);
     const onDtmf = (digit: string) => this.#onDtmf(digit);
+    for (const pcm of early) this.#onAudio(pcm);
     call.on('audio', onAudio);
     call.on('dtmf', onDtmf);
     this.#timer(() => void this.#finish('max_duration', this.#deps.phrases.goodbye), this.#config.maxCallMs);
@@ -399,7 +413,8 @@ class CallSession {
     this.#current = undefined;
     this.#interrupted = { info, at: performance.now(), unplayed: info.turn.unplayed() };
     this.#deps.observer.bargeIn();
-    this.#log.info({ turn: info.turn.id, trigger, voicedMs: Math.round(this.#voicedMs) }, 'barge-in');
+    const atMs = Math.round(Date.now() - this.#call.startedAt);
+    this.#log.info({ turn: info.turn.id, trigger, voicedMs: Math.round(this.#voicedMs), atMs }, 'barge-in');
   }
 
   /** The speech that cut the bot off turned out empty: resume the reply where it was cut. */

@@ -1,0 +1,70 @@
+import type { LlmConfig } from '../llm/config.js';
+import { Conversation } from '../llm/conversation.js';
+import type { CallControl, ChatMessage, Llm } from '../llm/llm.js';
+import { streamReply } from '../llm/reply.js';
+import type { Logger } from '../logger.js';
+import type { Observer } from '../metrics/observer.js';
+import type { Dialogue } from './session.js';
+
+/**
+ * The model side of one call over a `Conversation`. Each reply runs on a copy of the history
+ * with the caller's words appended, so a speculative reply that is discarded leaves no trace;
+ * `record` then commits the caller's words, the reply's tool exchanges and what was heard.
+ */
+export function createDialogue(deps: {
+  llm: Llm;
+  config: LlmConfig;
+  control: CallControl;
+  log: Logger;
+  observer: Observer;
+}): Dialogue {
+  const conversation = Conversation.fromConfig(deps.config);
+  // Tool calls and results each reply added, keyed by the words it answered, until recorded.
+  const toolMessages = new Map<string, ChatMessage[]>();
+
+  return {
+    async *reply(userText, signal) {
+      const draft = copyOf(conversation, deps.config);
+      draft.addUser(userText);
+      const before = draft.messages().length;
+      try {
+        for await (const event of streamReply({ ...deps, conversation: draft, signal })) yield event.text;
+      } finally {
+        toolMessages.set(userText, draft.messages().slice(before));
+      }
+    },
+    record(userText, heard) {
+      if (userText !== undefined) {
+        conversation.addUser(userText);
+        replay(conversation, toolMessages.get(userText) ?? []);
+        toolMessages.delete(userText);
+      }
+      conversation.addAssistant(heard);
+    },
+  };
+}
+
+function copyOf(conversation: Conversation, config: LlmConfig): Conversation {
+  const copy = Conversation.fromConfig(config);
+  replay(copy, conversation.messages().slice(1));
+  return copy;
+}
+
+function replay(target: Conversation, messages: readonly ChatMessage[]): void {
+  for (const message of messages) {
+    switch (message.role) {
+      case 'user':
+        target.addUser(message.content);
+        break;
+      case 'assistant':
+        if (message.tool_calls?.length) target.addToolCalls(message.tool_calls, message.content);
+        else target.addAssistant(message.content ?? '');
+        break;
+      case 'tool':
+        target.addToolResult(message.tool_call_id, message.content);
+        break;
+      case 'system':
+        break;
+    }
+  }
+}

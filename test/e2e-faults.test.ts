@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { readWav } from '../src/audio/wav.js';
+import { runCall } from '../src/sim/run-call.js';
+import { closeChannels, startStack } from './support/stack.js';
+
+const audio = (name: string) => readWav(new URL(`../../shared/audio/${name}`, import.meta.url).pathname);
+
+after(() => closeChannels());
+
+const QUICK = { GREETING_TEXT: 'Hello.', BOT_LANGUAGE: 'en' };
+
+async function oneTurn(port: number, extra: { hangupAfterMs?: number } = {}) {
+  const order = await audio('en-order-16k.wav');
+  return runCall({
+    port,
+    sampleRate: 16000,
+    turns: [{ pcm: order.pcm, sampleRate: order.sampleRate, at: 700 }],
+    replyEndSilenceMs: 400,
+    ...extra,
+  });
+}
+
+describe('provider faults end to end', { concurrency: true }, () => {
+  test('TTS gRPC down: the HTTP fallback is heard', async () => {
+    const stack = await startStack({
+      stt: { finalText: () => 'check my order', eouSilenceMs: 300 },
+      llm: { script: [{ text: 'Your order is on its way.' }] },
+      tts: { error: 'UNAVAILABLE' },
+      ttsHttp: { msPerChar: 15 },
+      env: QUICK,
+    });
+    try {
+      const report = await oneTurn(stack.port);
+      assert.ok(report.turns[0]!.latencyMs !== undefined, 'no reply was heard');
+      assert.ok(stack.ttsHttp.requests.some((r) => r.form.text === 'Your order is on its way.'));
+    } finally {
+      await stack.close();
+    }
+  });
+
+  test('TTS gRPC hanging: the hedged HTTP request is heard, the gRPC call cancelled', async () => {
+    const stack = await startStack({
+      stt: { finalText: () => 'check my order', eouSilenceMs: 300 },
+      llm: { script: [{ text: 'Your order is on its way.' }] },
+      tts: { hang: true },
+      ttsHttp: { msPerChar: 15 },
+      env: { ...QUICK, TTS_HEDGE_MS: '150' },
+    });
+    try {
+      const report = await oneTurn(stack.port);
+      assert.ok(report.turns[0]!.latencyMs !== undefined, 'no reply was heard');
+      const grpc = stack.tts.requests.find((r) => r.text === 'Your order is on its way.');
+      assert.ok(grpc?.cancelled, 'the hanging gRPC request was not cancelled');
+      assert.ok(stack.ttsHttp.requests.some((r) => r.form.text === 'Your order is on its way.'));
+    } finally {
+      await stack.close();
+    }
+  });
+
+  test('ASR stream dropped mid-call: it reconnects and the call goes on', async () => {
+    const stack = await startStack({
+      stt: { finalText: (u) => ['check my order', 'the number is one two three four'][u.utterance] ?? 'more', eouSilenceMs: 300, drop: { afterMs: 1500, times: 1 } },
+      llm: { script: [{ text: 'Sure, what is the number?' }, { text: 'Thanks, it ships today.' }] },
+      tts: { msPerChar: 15 },
+      env: QUICK,
+    });
+    try {
+      const [order, number] = await Promise.all([audio('en-order-16k.wav'), audio('en-number-16k.wav')]);
+      const report = await runCall({
+        port: stack.port,
+        sampleRate: 16000,
+        turns: [
+          { pcm: order.pcm, sampleRate: order.sampleRate, at: 700 },
+          { pcm: number.pcm, sampleRate: number.sampleRate, afterReplyMs: 300 },
+        ],
+        replyEndSilenceMs: 400,
+      });
+      assert.ok(stack.stt.stats.totalStreams >= 2, 'the recognizer stream was not re-opened');
+      assert.ok(report.turns.every((t) => t.latencyMs !== undefined), 'a turn went unanswered');
+    } finally {
+      await stack.close();
+    }
+  });
+
+  test('LLM errors: the fallback phrase is heard instead of silence', async () => {
+    const stack = await startStack({
+      stt: { finalText: () => 'check my order', eouSilenceMs: 300 },
+      llm: { script: [{ status: 500 }] },
+      tts: { msPerChar: 15 },
+      env: QUICK,
+    });
+    try {
+      const summary = stack.nextSummary();
+      const report = await oneTurn(stack.port);
+      assert.ok(report.turns[0]!.latencyMs !== undefined, 'nothing was heard after the LLM failed');
+      assert.ok(stack.llm.requests.length >= 1);
+      const done = await summary;
+      assert.match(done.transcript.filter((t) => t.role === 'bot').at(-1)!.text, /trouble answering/);
+    } finally {
+      await stack.close();
+    }
+  });
+
+  test('ASR authentication refused: the bot says it cannot hear, then hangs up', async () => {
+    const stack = await startStack({ stt: { apiKey: 'another-key' }, tts: { msPerChar: 10 }, env: QUICK });
+    try {
+      const summary = stack.nextSummary();
+      const report = await runCall({ port: stack.port, sampleRate: 8000, hangupAfterMs: 10_000 });
+      assert.equal(report.endedBy, 'server-hangup');
+      const done = await summary;
+      assert.equal(done.outcome, 'asr_failed');
+      assert.ok(stack.logs.some((l) => l.msg === 'speech recognition failed; ending the call' && l.code === 'asr_auth'));
+      assert.ok(stack.tts.requests.some((r) => /can't hear/.test(r.text)), 'the cannot-hear phrase was not synthesized');
+    } finally {
+      await stack.close();
+    }
+  });
+});

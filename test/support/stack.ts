@@ -1,0 +1,121 @@
+/** A whole voice-bot stack on 127.0.0.1: the real server and app, every provider faked by a real local server. */
+import { Writable } from 'node:stream';
+import { startFakeAri, type FakeAri } from '../fakes/ari-server.js';
+import { startFakeOpenAi, type FakeOpenAi, type FakeOpenAiOptions } from '../fakes/openai-server.js';
+import { startFakeYandexStt, type FakeYandexStt, type FakeYandexSttOptions } from '../fakes/yandex-stt-server.js';
+import { startFakeYandexTtsHttp, type FakeTtsHttpOptions, type FakeYandexTtsHttp } from '../fakes/yandex-tts-http.js';
+import { startFakeYandexTts, type FakeTtsOptions, type FakeYandexTts } from '../fakes/yandex-tts-server.js';
+import { createApp, type App } from '../../src/app.js';
+import { createAudioSocketServer, type AudioSocketServer } from '../../src/audiosocket/server.js';
+import type { CallSummary } from '../../src/call/session.js';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { closeSharedClients } from '../../src/yandex/grpc.js';
+
+export interface StackOptions {
+  stt?: FakeYandexSttOptions;
+  llm?: FakeOpenAiOptions;
+  tts?: Partial<FakeTtsOptions>;
+  ttsHttp?: Partial<FakeTtsHttpOptions>;
+  ari?: boolean;
+  env?: Record<string, string>;
+}
+
+export interface Stack {
+  port: number;
+  stt: FakeYandexStt;
+  llm: FakeOpenAi;
+  tts: FakeYandexTts;
+  ttsHttp: FakeYandexTtsHttp;
+  ari: FakeAri | undefined;
+  app: App;
+  server: AudioSocketServer;
+  /** Every log line, parsed. */
+  logs: Record<string, any>[];
+  /** Summaries of finished calls. */
+  summaries: CallSummary[];
+  /** Resolves with the summary of the next call to finish. */
+  nextSummary(timeoutMs?: number): Promise<CallSummary>;
+  close(): Promise<void>;
+}
+
+export const ARI_USER = 'voicebot';
+export const ARI_PASSWORD = 'ari-test-secret';
+
+/** Starts the fakes, then the server with the conversation pipeline pointed at them. */
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const [stt, llm, tts, ttsHttp, ari] = await Promise.all([
+    startFakeYandexStt(options.stt),
+    startFakeOpenAi(options.llm),
+    startFakeYandexTts(options.tts),
+    startFakeYandexTtsHttp(options.ttsHttp),
+    options.ari ? startFakeAri({ user: ARI_USER, password: ARI_PASSWORD }) : Promise.resolve(undefined),
+  ]);
+  const env: Record<string, string> = {
+    AUDIOSOCKET_HOST: '127.0.0.1',
+    AUDIOSOCKET_PORT: '0',
+    HTTP_PORT: '0',
+    LOG_LEVEL: 'debug',
+    ASR_PROVIDER: 'yandex',
+    TTS_PROVIDER: 'yandex',
+    YANDEX_API_KEY: 'test-api-key',
+    YANDEX_GRPC_TLS: 'false',
+    YANDEX_STT_ENDPOINT: stt.endpoint,
+    YANDEX_TTS_ENDPOINT: tts.endpoint,
+    YANDEX_TTS_HTTP_URL: ttsHttp.url,
+    OPENAI_BASE_URL: llm.baseUrl,
+    OPENAI_API_KEY: 'sk-test',
+    LLM_MODEL: 'test-model',
+    ...(ari ? { ARI_URL: ari.url, ARI_USER, ARI_PASSWORD } : {}),
+    ...options.env,
+  };
+  const config = loadConfig(env);
+  const logs: Record<string, any>[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      for (const line of String(chunk).split('\n')) if (line !== '') logs.push(JSON.parse(line));
+      done();
+    },
+  });
+  const log = createLogger(config.logLevel, sink);
+  const summaries: CallSummary[] = [];
+  const waiters: ((s: CallSummary) => void)[] = [];
+  const app = await createApp(config, log, {
+    onCallEnd: (summary) => {
+      summaries.push(summary);
+      waiters.shift()?.(summary);
+    },
+  });
+  const server = createAudioSocketServer({ config: config.audiosocket, log, onCall: app.onCall });
+  const address = await server.listen();
+  return {
+    port: address.port,
+    stt,
+    llm,
+    tts,
+    ttsHttp,
+    ari,
+    app,
+    server,
+    logs,
+    summaries,
+    nextSummary(timeoutMs = 20_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no call summary in time')), timeoutMs);
+        waiters.push((s) => {
+          clearTimeout(timer);
+          resolve(s);
+        });
+      });
+    },
+    async close() {
+      await server.close();
+      await Promise.all([stt.close(), llm.close(), tts.close(), ttsHttp.close(), ari?.close()]);
+    },
+  };
+}
+
+/** Closes the process-wide gRPC channels: once, after every stack of a test file is closed. */
+export function closeChannels(): void {
+  closeSharedClients();
+}
