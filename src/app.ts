@@ -57,17 +57,16 @@ export async function createApp(
   const observer = options.observer ?? noopObserver;
   const asr: Asr | undefined = createAsr(config.asr, config.yandex, log.child({ component: 'asr' }), observer);
   const mode = config.conversation.pipeline === 'auto' ? (asr ? 'conversation' : 'echo') : config.conversation.pipeline;
+  const tts: Tts = createTts(config.tts, config.yandex, log.child({ component: 'tts' }), observer);
+  const cache = createPhraseCache(tts, { log: log.child({ component: 'phrases' }) });
   if (mode === 'echo' || asr === undefined) {
     if (mode === 'conversation') log.warn('PIPELINE=conversation needs ASR_PROVIDER; answering with the echo');
     else log.info('no speech recognizer configured (ASR_PROVIDER); answering with the echo');
-    const echo = createEchoHandler(config.call);
-    return { mode: 'echo', onCall: echo, goodbye: async (call) => call.hangUp('server_closed') };
+    return echoApp(config, cache, log);
   }
 
   const llm = createOpenAiLlm(config.llm, log.child({ component: 'llm' }), observer);
-  const tts: Tts = createTts(config.tts, config.yandex, log.child({ component: 'tts' }), observer);
   const phrases = phrasesFor(config);
-  const cache = createPhraseCache(tts, { log: log.child({ component: 'phrases' }) });
   const ari: AriClient | undefined = await connectAri(config.ari, log.child({ component: 'ari' }));
   const chunkOptions = config.llm.chunker;
 
@@ -114,6 +113,36 @@ export async function createApp(
       if (session) await session.goodbye();
       else call.hangUp('server_closed');
     },
+  };
+}
+
+const ECHO_GREETING: Record<BotLanguage, string> = {
+  ru: 'Здравствуйте! Это эхо-тест: скажите что-нибудь, и я повторю.',
+  en: 'Hello! This is an echo test: say something and I will repeat it.',
+};
+
+/** The echo pipeline, greeted by the configured voice so a fresh install speaks at once. */
+function echoApp(config: Config, cache: PhraseCache, log: Logger): App {
+  const echo = createEchoHandler(config.call);
+  const greeting = config.conversation.greetingText ?? ECHO_GREETING[config.llm.language];
+  void cache.warm([greeting], WARM_RATES).catch((err: unknown) => {
+    log.warn({ err: err instanceof Error ? err.message : String(err) }, 'greeting could not be synthesized ahead');
+  });
+  return {
+    mode: 'echo',
+    onCall: async (call) => {
+      // Listeners first: audio may arrive in the same TCP chunk as the call id.
+      const echoing = echo(call);
+      const { sampleRate } = await call.format;
+      try {
+        const pcm = await cache.get(greeting, sampleRate, call.signal);
+        if (!call.signal.aborted) call.playout.enqueue(pcm, 'greeting');
+      } catch (err) {
+        if (!call.signal.aborted) call.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'greeting failed');
+      }
+      await echoing;
+    },
+    goodbye: async (call) => call.hangUp('server_closed'),
   };
 }
 

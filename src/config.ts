@@ -43,6 +43,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     conversation: readConversationConfig(reader),
     ops: readOpsConfig(reader),
   };
+  // Voices follow the bot's language unless set explicitly.
+  if (config.llm.language === 'en') {
+    if (!reader.has('LOCAL_TTS_VOICE')) config.tts.local.voice = 'en-us';
+    if (!reader.has('YANDEX_TTS_LANG')) config.tts.yandex.lang = 'en-US';
+    if (!reader.has('YANDEX_TTS_VOICE')) config.tts.yandex.voice = 'john';
+    if (!reader.has('YANDEX_STT_LANGUAGE')) config.asr.yandex.language = 'en-US';
+  }
   reader.finish();
   return deepFreeze(config);
 }
