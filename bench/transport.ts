@@ -4,6 +4,8 @@
  *
  * Flags: --levels 100,250,500  --seconds 10 (steady state per level)  --warmup 2
  *        --targets baseline,echo  --calls-per-worker 125  --nice 10 (caller threads yield to the server)
+ *        --profile DIR (write a V8 CPU profile of each server child there)
+ *        --node-flags "--single-threaded-gc" (Node flags for both server children)
  */
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -62,6 +64,8 @@ function options() {
       targets: { type: 'string', default: 'baseline,echo' },
       'calls-per-worker': { type: 'string', default: '125' },
       nice: { type: 'string', default: '10' },
+      profile: { type: 'string' },
+      'node-flags': { type: 'string', default: '' },
     },
     strict: false,
     allowPositionals: true,
@@ -76,7 +80,9 @@ function options() {
   if (targets.some((t) => t !== 'baseline' && t !== 'echo')) throw new Error(`--targets takes baseline and/or echo, got ${String(values.targets)}`);
   if (!(seconds > 0) || !(warmup >= 0) || !(perWorker >= 1)) throw new Error('--seconds, --warmup and --calls-per-worker must be positive numbers');
   if (!Number.isInteger(nice) || nice < 0 || nice > 19) throw new Error('--nice must be an integer from 0 to 19');
-  return { levels, targets, seconds, warmup, perWorker, nice };
+  const profileDir = typeof values.profile === 'string' ? values.profile : undefined;
+  const nodeFlags = String(values['node-flags']).split(/\s+/).filter((f) => f !== '');
+  return { levels, targets, seconds, warmup, perWorker, nice, profileDir, nodeFlags };
 }
 
 async function loadUtterance(): Promise<Uint8Array> {
@@ -91,8 +97,8 @@ async function loadUtterance(): Promise<Uint8Array> {
 }
 
 /** Runs one level against one target in a fresh child process. */
-export async function measure(target: Target, calls: number, opts: { seconds: number; warmup: number; perWorker: number; nice: number; utterance: Uint8Array }): Promise<TransportResult> {
-  const child = await startServerChild(target === 'echo' ? 'echo' : 'pacer');
+export async function measure(target: Target, calls: number, opts: { seconds: number; warmup: number; perWorker: number; nice: number; profileDir?: string | undefined; nodeFlags?: string[]; utterance: Uint8Array }): Promise<TransportResult> {
+  const child = await startServerChild(target === 'echo' ? 'echo' : 'pacer', opts.profileDir, opts.nodeFlags);
   const workers: Worker[] = [];
   try {
     const nWorkers = Math.ceil(calls / opts.perWorker);
@@ -198,7 +204,7 @@ export async function run(): Promise<void> {
   process.stdout.write(
     `transport: levels ${opts.levels.join(', ')}; ${opts.seconds} s steady state after ${opts.warmup} s warm-up; ` +
       `server in a child process, callers in worker threads (${opts.perWorker} per worker, nice ${opts.nice}); ` +
-      `${cpus().length} cores, load average ${loadavg()[0]!.toFixed(2)}\n`,
+      `${opts.nodeFlags.length > 0 ? `server flags ${opts.nodeFlags.join(' ')}; ` : ''}${cpus().length} cores, load average ${loadavg()[0]!.toFixed(2)}\n`,
   );
   const results: TransportResult[] = [];
   for (const calls of opts.levels) {

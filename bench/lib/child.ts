@@ -11,10 +11,10 @@ export interface ServerChild {
   stop(): Promise<void>;
 }
 
-/** Forks `bench/lib/server-child.ts` with `target` ('echo' or 'pacer') and waits until it listens. */
-export async function startServerChild(target: 'echo' | 'pacer'): Promise<ServerChild> {
+/** Forks `bench/lib/server-child.ts` with `target` ('echo' or 'pacer'), with extra Node flags, optionally CPU-profiled, and waits until it listens. */
+export async function startServerChild(target: 'echo' | 'pacer', profileDir?: string, nodeFlags: string[] = []): Promise<ServerChild> {
   const child: ChildProcess = fork(new URL('./server-child.ts', import.meta.url), [target], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...nodeFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const ready = await new Promise<number>((resolve, reject) => {

@@ -1,0 +1,77 @@
+/**
+ * Child-process entry for the latency benchmark: starts every provider fake (STT gRPC, OpenAI,
+ * TTS gRPC and HTTP) with the settings in FAKES_CONFIG (JSON) and reports their addresses over IPC.
+ */
+import type { FakeYandexSttOptions } from '../../test/fakes/yandex-stt-server.js';
+import { startFakeYandexStt } from '../../test/fakes/yandex-stt-server.js';
+import { startFakeOpenAi, type FakeReply } from '../../test/fakes/openai-server.js';
+import { startFakeYandexTts, type FakeTtsOptions } from '../../test/fakes/yandex-tts-server.js';
+import { startFakeYandexTtsHttp, type FakeTtsHttpOptions } from '../../test/fakes/yandex-tts-http.js';
+
+/** One scripted model reply, chosen when the caller's last words contain `whenUserSays` (or always). */
+export interface FakesReply {
+  whenUserSays?: string;
+  text: string | string[];
+}
+
+/** Settings of all fakes, serializable so they can cross the process boundary. */
+export interface FakesConfig {
+  /** Recognizer knobs except the text, which `texts` gives. */
+  stt: Omit<FakeYandexSttOptions, 'finalText' | 'refine' | 'hang' | 'drop' | 'close'>;
+  /** Final text of the n-th utterance of a call: texts[n % texts.length]. */
+  texts: string[];
+  llm: { firstTokenMs: number; tokenDelayMs: number; replies: FakesReply[] };
+  tts: Partial<FakeTtsOptions>;
+  ttsHttp: Partial<FakeTtsHttpOptions>;
+}
+
+/** What the child sends once every fake listens. */
+export interface FakesReady {
+  type: 'ready';
+  sttEndpoint: string;
+  ttsEndpoint: string;
+  ttsHttpUrl: string;
+  llmBaseUrl: string;
+}
+
+const config = JSON.parse(process.env.FAKES_CONFIG ?? 'null') as FakesConfig | null;
+if (config === null) {
+  process.stderr.write('fakes-child: FAKES_CONFIG is not set\n');
+  process.exit(2);
+}
+
+const lastUserText = (body: any): string => {
+  const messages = Array.isArray(body?.messages) ? (body.messages as { role?: string; content?: unknown }[]) : [];
+  const last = messages.findLast((m) => m.role === 'user');
+  return typeof last?.content === 'string' ? last.content : '';
+};
+
+const [stt, llm, tts, ttsHttp] = await Promise.all([
+  startFakeYandexStt({ ...config.stt, finalText: (u) => config.texts[u.utterance % config.texts.length] ?? '' }),
+  startFakeOpenAi({
+    firstTokenMs: config.llm.firstTokenMs,
+    tokenDelayMs: config.llm.tokenDelayMs,
+    script: (request): FakeReply => {
+      const said = lastUserText(request.body).toLowerCase();
+      const reply = config.llm.replies.find((r) => r.whenUserSays === undefined || said.includes(r.whenUserSays.toLowerCase()));
+      return { text: reply?.text ?? 'Okay.' };
+    },
+  }),
+  startFakeYandexTts(config.tts),
+  startFakeYandexTtsHttp(config.ttsHttp),
+]);
+
+const ready: FakesReady = {
+  type: 'ready',
+  sttEndpoint: stt.endpoint,
+  ttsEndpoint: tts.endpoint,
+  ttsHttpUrl: ttsHttp.url,
+  llmBaseUrl: llm.baseUrl,
+};
+const stop = async (): Promise<void> => {
+  await Promise.allSettled([stt.close(), llm.close(), tts.close(), ttsHttp.close()]);
+  process.exit(0);
+};
+process.on('disconnect', () => void stop());
+process.on('SIGTERM', () => void stop());
+process.send?.(ready);
