@@ -450,12 +450,21 @@ class CallSession {
       this.#speculative = undefined;
     }
     if (letters(text) < 2) return;
-    this.#specTimer = this.#timer(() => {
+    // Speculate only once the words stopped changing and the caller paused: mid-sentence
+    // partials would start a model request every few hundred milliseconds.
+    const stable = this.#config.speculativeStableMs;
+    const check = () => {
       if (this.#partial !== text || this.#speculative || this.#ending) return;
+      const quietFor = performance.now() - (this.#lastVoicedAt ?? 0);
+      if (quietFor < stable) {
+        this.#specTimer = this.#timer(check, stable - quietFor);
+        return;
+      }
       const prefix = this.#finals.join(' ');
       this.#speculative = this.#startTurn(`${prefix} ${text}`.trim(), true);
       this.#log.debug({ turn: this.#speculative.turn.id }, 'speculative reply started');
-    }, this.#config.speculativeStableMs);
+    };
+    this.#specTimer = this.#timer(check, stable);
   }
 
   // ---- DTMF ----
