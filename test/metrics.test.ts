@@ -146,10 +146,11 @@ describe('ops HTTP server', () => {
   });
 });
 
-test('close drops idle keep-alive connections', async () => {
+test('close drops idle keep-alive connections', async (t) => {
   const http = createOpsHttpServer({ host: '127.0.0.1', port: 0, log: silentLogger() });
   const port = await http.listen();
   const agent = new Agent({ keepAlive: true });
+  t.after(() => agent.destroy());
   await new Promise<void>((resolve, reject) => {
     request({ host: '127.0.0.1', port, path: '/healthz', agent }, (res) => {
       res.resume();
@@ -185,13 +186,14 @@ test('ops config defaults and bind host fallback', () => {
   });
 });
 
-test('server counters reach /metrics from a live AudioSocket server', async () => {
+test('server counters reach /metrics from a live AudioSocket server', async (t) => {
   const server = createAudioSocketServer({
     config: { host: '127.0.0.1', port: 0, maxCalls: 1 },
     log: silentLogger(),
     onCall: () => {},
   });
   const { port } = await server.listen();
+  t.after(() => server.close());
   const metrics = createMetrics({ processMetrics: false });
   metrics.bindActiveCalls(() => server.activeCalls);
   metrics.bindServerStats(() => server.stats);
