@@ -16,7 +16,7 @@ export interface JitterStats {
   p50: number;
   p99: number;
   max: number;
-  /** Frames that arrived over `earlyToleranceMs` ahead of the best 20 ms schedule of the second before: sent ahead of real time. */
+  /** Frames that arrived over `earlyToleranceMs` ahead of the best 20 ms schedule of the 5 s before: sent ahead of real time. */
   early: number;
   /** Inter-arrival gaps longer than 20 ms + `lateToleranceMs`: the line heard a gap. */
   late: number;
@@ -30,12 +30,15 @@ export interface JitterOptions {
   lateToleranceMs?: number;
 }
 
-/** Frames (1 s) over which the best schedule is remembered when judging a frame early. */
-const SCHEDULE_WINDOW = 50;
+/**
+ * Frames (5 s) over which the best schedule is remembered when judging a frame early: long enough
+ * that a receiver starved for a second or two does not make the frames after it look early.
+ */
+const SCHEDULE_WINDOW = 250;
 
 /**
  * Jitter of a frame stream from arrival times (ms, ascending). A frame is early when it beats the
- * 20 ms schedule implied by the most punctual frame of the previous second, so a receiver stall
+ * 20 ms schedule implied by the most punctual frame of the previous 5 s, so a receiver stall
  * (late frames, then a batch) does not count, while a sender bursting ahead of real time does.
  */
 export function jitterStats(arrivals: ArrayLike<number>, options: JitterOptions = {}): JitterStats {
