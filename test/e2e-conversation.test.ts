@@ -179,3 +179,37 @@ describe('conversation end to end', { concurrency: true }, () => {
     }
   });
 });
+
+describe('barge-in false alarm', () => {
+  test('speech that turns out to be noise resumes the cut reply where it stopped, without repeating it', async () => {
+    const long = 'Ваш заказ собран на складе. Курьер привезёт его завтра до обеда, перед приездом он позвонит.';
+    const stack = await startStack({
+      stt: { finalText: (u) => ['Какой статус заказа', 'кхм кхм'][u.serverUtterance] ?? '', emptyFinal: (u) => u.serverUtterance === 1, eouSilenceMs: 300 },
+      llm: { script: [{ text: long }] },
+      tts: { msPerChar: 60 },
+      env: { ...QUICK, BARGE_IN_FALSE_ALARM_MS: '3000' },
+    });
+    try {
+      const [order, wait] = await Promise.all([audio('ru-order-16k.wav'), audio('ru-wait-16k.wav')]);
+      const summary = stack.nextSummary();
+      await runCall({
+        port: stack.port,
+        sampleRate: 16000,
+        turns: [
+          { pcm: order.pcm, sampleRate: order.sampleRate, at: 800 },
+          { pcm: wait.pcm, sampleRate: wait.sampleRate, at: 6000 },
+        ],
+        replyEndSilenceMs: 600,
+        hangupAfterMs: 14_000,
+      });
+      assert.ok(stack.logs.some((l) => l.msg === 'barge-in'), 'no barge-in decision');
+      assert.ok(stack.logs.some((l) => l.msg === 'barge-in was a false alarm; resuming'), 'the reply was not resumed');
+      const done = await summary;
+      // The whole reply was heard in the end, once; the noise asked the model nothing.
+      assert.deepEqual(done.transcript.filter((t) => t.role === 'bot').map((t) => t.text), ['Алло.', long]);
+      assert.equal(stack.llm.requests.length, 1);
+    } finally {
+      await stack.close();
+    }
+  });
+});

@@ -4,7 +4,10 @@ import type { Logger } from '../logger.js';
 export type AsrEvent =
   | { type: 'partial'; text: string }
   | { type: 'final'; text: string }
-  /** The recognizer decided the caller finished the utterance (after its final). */
+  /**
+   * The recognizer decided the caller finished the utterance: after its final, or alone when
+   * partials ended without one (noise, a cough).
+   */
   | { type: 'eou' };
 
 export interface AsrSession {

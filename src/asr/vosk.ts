@@ -190,6 +190,7 @@ class VoskRecognition {
       const covered = Math.min(conn.answered, this.#pending.length);
       for (const dropped of this.#pending.splice(0, covered)) this.#pendingBytes -= dropped.length;
       conn.answered = 0;
+      const hadPartial = this.#lastPartial !== '';
       this.#speaking = false;
       this.#lastPartial = '';
       const text = message.text.trim();
@@ -197,6 +198,9 @@ class VoskRecognition {
         this.#events.push({ type: 'final', text });
         this.#events.push({ type: 'eou' });
         this.#log.debug({ text }, 'asr final');
+      } else if (hadPartial) {
+        // Partials that end in an empty result were noise: the EOU still says the caller stopped.
+        this.#events.push({ type: 'eou' });
       }
     }
   }

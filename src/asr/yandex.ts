@@ -287,7 +287,8 @@ class Recognition {
   #closeUtterance(): void {
     for (const text of this.#unrefined.values()) this.#emitFinal(text);
     this.#unrefined.clear();
-    if (this.#finalBeforeEou) this.#events.push({ type: 'eou' });
+    // Partials that end without a final were noise: the EOU still says the caller stopped.
+    if (this.#finalBeforeEou || this.#speaking) this.#events.push({ type: 'eou' });
     this.#finalBeforeEou = false;
     this.#speaking = false;
     this.#lastPartial = '';

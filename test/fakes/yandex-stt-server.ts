@@ -21,6 +21,8 @@ export interface UtteranceInfo {
 export interface FakeYandexSttOptions {
   /** Text of the final for an utterance (default `utterance <serverUtterance>`). */
   finalText?: (info: UtteranceInfo) => string;
+  /** Partials show the words, but the final comes back empty: the service decided it was noise. */
+  emptyFinal?: (info: UtteranceInfo) => boolean;
   /** RMS of a 20 ms window above which it counts as speech (default 300). */
   rmsThreshold?: number;
   /** Voiced audio needed to start an utterance (default 60 ms). */
@@ -127,6 +129,7 @@ export async function startFakeYandexStt(options: FakeYandexSttOptions = {}): Pr
     let voicedMs = 0;
     let silenceRun = 0;
     let words: string[] = [];
+    let noise = false;
     let partialWords = 0;
     let utterance = 0;
     let finalIndex = 0;
@@ -174,7 +177,7 @@ export async function startFakeYandexStt(options: FakeYandexSttOptions = {}): Pr
 
     const finishUtterance = (atEou = true): void => {
       inSpeech = false;
-      const text = words.join(' ');
+      const text = noise ? '' : words.join(' ');
       s.finalizedMs = s.receivedMs;
       // What the end of input finalizes is not a replay boundary: the audio is over anyway.
       if (atEou) s.finalizedBytes = s.bytes;
@@ -198,7 +201,9 @@ export async function startFakeYandexStt(options: FakeYandexSttOptions = {}): Pr
           if (speechRun < o.minSpeechMs) return;
           inSpeech = true;
           voicedMs = speechRun;
-          words = o.finalText({ stream: streamNo, utterance: utterance++, serverUtterance: serverUtterance++ }).split(' ');
+          const info = { stream: streamNo, utterance: utterance++, serverUtterance: serverUtterance++ };
+          words = o.finalText(info).split(' ');
+          noise = options.emptyFinal?.(info) ?? false;
           partialWords = 0;
         } else {
           voicedMs += ms;
