@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { createAudioSocketServer, type AudioSocketCall, type AudioSocketServer } from '../src/audiosocket/server.js';
 import { silentLogger } from '../src/logger.js';
 import { createOpsHttpServer } from '../src/metrics/http-server.js';
@@ -212,9 +214,23 @@ function spawnWired(env: Record<string, string>) {
     const ops = await startOps({ config, log, server, metrics, recorder });
     log.info({ port, httpPort: ops.httpPort }, 'test process ready');
   `;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+  return watch(spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
     stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  }), 'test process ready');
+}
+
+/** Starts `src/main.ts` with only the given environment (plus PATH). */
+function spawnMain(env: Record<string, string>) {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  return watch(spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }), 'listening');
+}
+
+/** Collects a child's JSON log lines; `ready` resolves with the ports of its `readyMsg` line. */
+function watch(child: ChildProcessByStdio<null, Readable, Readable>, readyMsg: string) {
   const lines: Record<string, unknown>[] = [];
   let buffered = '';
   let stderr = '';
@@ -227,10 +243,10 @@ function spawnWired(env: Record<string, string>) {
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const ready = (async () => {
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + 20_000;
     for (;;) {
-      const line = lines.find((l) => l.msg === 'test process ready');
-      if (line) return { port: line.port as number, httpPort: line.httpPort as number };
+      const line = lines.find((l) => l.msg === readyMsg);
+      if (line) return { port: line.port as number, httpPort: line.httpPort as number | undefined };
       if (Date.now() > deadline || child.exitCode !== null) throw new Error(`process did not start: ${stderr}`);
       await sleep(20);
     }
@@ -269,6 +285,7 @@ test('a real process drains on SIGTERM: calls finish, the rest are ended, webhoo
   });
   t.after(() => proc.child.kill('SIGKILL'));
   const { port, httpPort } = await proc.ready;
+  assert.ok(httpPort !== undefined);
 
   const call = await SimulatedCall.connect({ port, sampleRate: 16000 });
   let active = 0;
@@ -301,21 +318,59 @@ test('a real process drains on SIGTERM: calls finish, the rest are ended, webhoo
   assert.equal((JSON.parse(received[0]!) as { callId: string }).callId, call.uuid);
   const messages = proc.lines.map((l) => l.msg);
   assert.ok(messages.includes('call record'));
-  assert.equal(messages.at(-1), 'drain finished', 'the last log line is flushed before exit');
+  assert.ok(messages.includes('drain finished'), 'logs are flushed before exit');
 });
 
-test('a real process exits at once, non-zero, on a second SIGTERM', async (t) => {
-  const proc = spawnWired({ HTTP_PORT: '0', DRAIN_TIMEOUT_MS: '30000' });
+test('src/main.ts drains on SIGTERM and exits at once, non-zero, on a second one', async (t) => {
+  const proc = spawnMain({
+    LOG_LEVEL: 'info',
+    PIPELINE: 'echo',
+    AUDIOSOCKET_HOST: '127.0.0.1',
+    AUDIOSOCKET_PORT: '0',
+    HTTP_PORT: String(await freePort()),
+    DRAIN_TIMEOUT_MS: '30000',
+  });
   t.after(() => proc.child.kill('SIGKILL'));
-  const { port } = await proc.ready;
-  const call = await SimulatedCall.connect({ port });
+  const { port, httpPort } = await proc.ready;
+  assert.equal((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status, 200);
+  const call = await SimulatedCall.connect({ port, sampleRate: 16000 });
   t.after(() => call.hangUp());
-  await sleep(100);
+  await sleep(200);
+
   proc.child.kill('SIGTERM');
-  await waitFor(() => proc.lines.some((l) => l.msg === 'drain started'), 3_000);
+  await waitFor(() => proc.lines.some((l) => l.msg === 'drain started'), 5_000);
+  const ready = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
+  assert.equal(ready.status, 503);
+  assert.equal(await canConnect(port), false, 'the AudioSocket listener is closed');
+  await sleep(300);
+  assert.equal(call.active, true, 'a 30 s drain does not cut the call');
+
   const started = Date.now();
   proc.child.kill('SIGTERM');
   const code = await proc.exited;
   assert.equal(code, 1);
   assert.ok(Date.now() - started < 5_000);
+});
+
+test('src/main.ts ends a call still up at the drain timeout with its goodbye and exits 0', async (t) => {
+  const proc = spawnMain({
+    LOG_LEVEL: 'info',
+    PIPELINE: 'echo',
+    AUDIOSOCKET_HOST: '127.0.0.1',
+    AUDIOSOCKET_PORT: '0',
+    HTTP_PORT: '0',
+    DRAIN_TIMEOUT_MS: '500',
+  });
+  t.after(() => proc.child.kill('SIGKILL'));
+  const { port } = await proc.ready;
+  const call = await SimulatedCall.connect({ port, sampleRate: 16000 });
+  t.after(() => call.hangUp());
+  await sleep(200);
+  proc.child.kill('SIGTERM');
+  const end = await call.closed;
+  assert.notEqual(end.by, 'client');
+  assert.equal(await proc.exited, 0);
+  const messages = proc.lines.map((l) => l.msg);
+  assert.ok(messages.includes('drain timeout, ending remaining calls'));
+  assert.ok(messages.includes('drain finished'), 'logs are flushed before exit');
 });
