@@ -27,7 +27,7 @@ export interface DrainOptions<C extends DrainableCall> {
   log: Logger;
   /** How long active calls may run on before they are ended, ms. */
   timeoutMs: number;
-  /** How long each remaining call's goodbye may take before its socket is closed, ms. */
+  /** How long the goodbyes of the remaining calls may take before their sockets are closed, ms. */
   goodbyeMs?: number;
   /** Ends one remaining call politely (a short goodbye, then hang up). Default: hang up. */
   goodbye?: (call: C) => void | Promise<void>;
@@ -98,6 +98,7 @@ export function createDrain<C extends DrainableCall>(options: DrainOptions<C>): 
     if (!(await waitIdle(options.timeoutMs))) {
       const remaining = options.server.calls().filter((c) => !c.ended);
       log.info({ remaining: remaining.length }, 'drain timeout, ending remaining calls');
+      const goodbyeDeadline = performance.now() + goodbyeMs;
       await Promise.all(
         remaining.map((call) =>
           step('goodbye', async () => {
@@ -106,7 +107,7 @@ export function createDrain<C extends DrainableCall>(options: DrainOptions<C>): 
           }, goodbyeMs),
         ),
       );
-      await waitIdle(goodbyeMs);
+      await waitIdle(goodbyeDeadline - performance.now());
     }
     await step('close audiosocket', () => options.server.close(), CLOSE_MS);
     for (const hook of options.beforeExit ?? []) await step('before exit', hook);
