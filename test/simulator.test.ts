@@ -256,7 +256,19 @@ describe('turn reports', () => {
     assert.equal(first!.latencyMs, 505);
     assert.equal(first!.replyMs, 820);
     assert.equal(first!.bargeIn, undefined);
+    assert.equal(first!.talkingAtSpeechEnd, false);
     assert.deepEqual(second!.bargeIn, { botStoppedAfterMs: 105 });
     assert.equal(second!.latencyMs, undefined);
+    assert.equal(second!.talkingAtSpeechEnd, false);
+  });
+
+  test('a bot already talking at the end of speech is not taken for the reply', () => {
+    const sent = Array.from({ length: 50 }, (_, i) => ({ atMs: i * 20, voiced: i < 40, clip: 0 }));
+    // The bot talks over the caller until 900 ms, pauses, and replies from 1500 ms.
+    const received = Array.from({ length: 100 }, (_, i) => ({ atMs: i * 20, kind: 0x10, bytes: 320, voiced: (i >= 20 && i < 45) || i >= 75 }));
+    const [turn] = turnReports({ sent, received });
+    assert.equal(turn!.talkingAtSpeechEnd, true);
+    assert.equal(turn!.replyStartMs, 1500);
+    assert.equal(turn!.latencyMs, 720);
   });
 });

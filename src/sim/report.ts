@@ -17,7 +17,7 @@ export function formatCallReport(report: CallReport): string {
     fmt(t.startMs),
     fmt(t.speechEndMs),
     fmt(t.replyStartMs),
-    fmt(t.latencyMs),
+    `${fmt(t.latencyMs)}${t.talkingAtSpeechEnd ? '*' : ''}`,
     fmt(t.replyMs),
     t.bargeIn === undefined ? '' : `${fmt(t.bargeIn.botStoppedAfterMs)}`,
   ]);
@@ -28,6 +28,7 @@ export function formatCallReport(report: CallReport): string {
     ...(rows.length > 0
       ? [table(['turn', 'start ms', 'speech end ms', 'reply at ms', 'latency ms', 'reply ms', 'barge-in: bot stopped after ms'], rows)]
       : []),
+    ...(report.turns.some((t) => t.talkingAtSpeechEnd) ? ['* the bot was already talking when the caller stopped: latency is to its next onset after a pause'] : []),
     `sent ${report.framesSent} frames${report.dtmfSent > 0 ? ` + ${report.dtmfSent} DTMF` : ''}, received ${report.framesReceived} (${sizes})`,
     `jitter p50 ${fmt(j.p50, 1)} ms, p99 ${fmt(j.p99, 1)} ms, max ${fmt(j.max, 1)} ms; early ${j.early}, late ${j.late}, lost ${j.lost}`,
   ].join('\n');

@@ -45,7 +45,7 @@ export interface TurnReport {
   startMs: number;
   /** When the utterance's last voiced frame was sent. */
   speechEndMs: number;
-  /** First voiced frame received after the end of speech. */
+  /** First voiced frame received after the end of speech that follows bot silence. */
   replyStartMs: number | undefined;
   /** replyStartMs − speechEndMs. */
   latencyMs: number | undefined;
@@ -53,6 +53,8 @@ export interface TurnReport {
   replyMs: number | undefined;
   /** Set when this turn started while the bot was talking: how long the bot went on. */
   bargeIn: { botStoppedAfterMs: number | undefined } | undefined;
+  /** The bot was talking when the caller stopped; the reply is then the next onset after a pause. */
+  talkingAtSpeechEnd: boolean;
 }
 
 /** What one simulated call measured. */
@@ -184,14 +186,25 @@ export function turnReports(call: Pick<SimulatedCall, 'sent' | 'received'>): Tur
     if (mark.voiced) clip.speechEndMs = mark.atMs;
   }
   const voiced = call.received.filter((f) => f.voiced).map((f) => f.atMs);
-  const firstAfter = (t: number, before: number): number | undefined => voiced.find((at) => at > t && at < before);
+  /** First voiced frame after `t` that starts speech: preceded by `REPLY_GAP_MS` of bot silence. */
+  const onsetAfter = (t: number, before: number): number | undefined => {
+    let previous = voiced.findLast((at) => at <= t);
+    for (const at of voiced) {
+      if (at <= t) continue;
+      if (at >= before) return undefined;
+      if (previous === undefined || at - previous > REPLY_GAP_MS) return at;
+      previous = at;
+    }
+    return undefined;
+  };
   const lastBefore = (t: number, after: number): number | undefined => voiced.findLast((at) => at < t && at > after);
   const reports: TurnReport[] = [];
   clips.forEach((clip, index) => {
     if (clip === undefined) return;
     const next = clips[index + 1];
     const windowEnd = next?.speechEndMs ?? Infinity;
-    const replyStartMs = firstAfter(clip.speechEndMs, windowEnd);
+    const talkingAtSpeechEnd = lastBefore(clip.speechEndMs + 1, clip.speechEndMs - REPLY_GAP_MS) !== undefined;
+    const replyStartMs = onsetAfter(clip.speechEndMs, windowEnd);
     const lastReply = replyStartMs === undefined ? undefined : lastBefore(windowEnd, replyStartMs - 1);
     const prevTalking = lastBefore(clip.startMs + 1, clip.startMs - 3 * FRAME_MS) !== undefined;
     let bargeIn: TurnReport['bargeIn'];
@@ -207,10 +220,14 @@ export function turnReports(call: Pick<SimulatedCall, 'sent' | 'received'>): Tur
       latencyMs: replyStartMs === undefined ? undefined : round(replyStartMs - clip.speechEndMs),
       replyMs: replyStartMs === undefined || lastReply === undefined ? undefined : round(lastReply + FRAME_MS - replyStartMs),
       bargeIn,
+      talkingAtSpeechEnd,
     });
   });
   return reports;
 }
+
+/** Bot silence that separates one reply from speech that was already going on. */
+const REPLY_GAP_MS = 100;
 
 function round(ms: number): number {
   return Math.round(ms * 10) / 10;
