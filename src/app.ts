@@ -26,7 +26,12 @@ export interface App {
   onCall: CallHandler;
   /** Ends one call with a short goodbye (drain). */
   goodbye(call: AudioSocketCall): Promise<void>;
+  /** Not ready while a required provider is known to be down. */
+  readiness(): { ready: boolean; reasons: string[] };
 }
+
+/** A recognizer that failed a call for good counts as down for this long, then calls try again. */
+const PROVIDER_DOWN_MS = 30_000;
 
 const PHRASES: Record<BotLanguage, Phrases> = {
   ru: {
@@ -101,6 +106,12 @@ export async function createApp(
     ...(options.onCallEnd ? { onCallEnd: options.onCallEnd } : {}),
   };
 
+  let asrDown: { code: string; at: number } | undefined;
+  deps.recognizerHealth = {
+    ok: () => (asrDown = undefined),
+    failed: (code) => (asrDown = { code, at: Date.now() }),
+  };
+
   const sessions = new Map<string, { goodbye(): Promise<void> }>();
   return {
     mode: 'conversation',
@@ -112,6 +123,10 @@ export async function createApp(
       const session = sessions.get(call.id);
       if (session) await session.goodbye();
       else call.hangUp('server_closed');
+    },
+    readiness: () => {
+      if (asrDown !== undefined && Date.now() - asrDown.at > PROVIDER_DOWN_MS) asrDown = undefined;
+      return asrDown ? { ready: false, reasons: [`speech recognition down (${asrDown.code})`] } : { ready: true, reasons: [] };
     },
   };
 }
@@ -143,6 +158,7 @@ function echoApp(config: Config, cache: PhraseCache, log: Logger): App {
       await echoing;
     },
     goodbye: async (call) => call.hangUp('server_closed'),
+    readiness: () => ({ ready: true, reasons: [] }),
   };
 }
 

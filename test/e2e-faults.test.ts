@@ -112,6 +112,8 @@ describe('provider faults end to end', { concurrency: true }, () => {
       assert.equal(done.outcome, 'asr_failed');
       assert.ok(stack.logs.some((l) => l.msg === 'speech recognition failed; ending the call' && l.code === 'asr_auth'));
       assert.ok(stack.tts.requests.some((r) => /can't hear/.test(r.text)), 'the cannot-hear phrase was not synthesized');
+      // A recognizer known to be down takes the instance out of service (readiness).
+      assert.deepEqual(stack.app.readiness(), { ready: false, reasons: ['speech recognition down (asr_auth)'] });
     } finally {
       await stack.close();
     }

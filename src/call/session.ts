@@ -57,6 +57,8 @@ export interface ConversationDeps {
   observer: Observer;
   /** Called once per call with its summary. */
   onCallEnd?(summary: CallSummary): void;
+  /** Told when the recognizer works for a call, or fails it for good. */
+  recognizerHealth?: { ok(): void; failed(code: string): void };
 }
 
 /** How a call ended, from the conversation's point of view. */
@@ -148,6 +150,7 @@ class CallSession {
   #dtmfTimer: NodeJS.Timeout | undefined;
   #endAfterReply: CallOutcome | undefined;
   #ending = false;
+  #asrWorks = false;
   #outcome: CallOutcome | undefined;
 
   constructor(call: AudioSocketCall, deps: ConversationDeps, sampleRate: number) {
@@ -233,6 +236,10 @@ class CallSession {
         log: this.#log,
       })) {
         if (this.#call.signal.aborted) return;
+        if (!this.#asrWorks) {
+          this.#asrWorks = true;
+          this.#deps.recognizerHealth?.ok();
+        }
         this.#onAsr(event);
       }
     } catch (err) {
@@ -240,6 +247,7 @@ class CallSession {
       const code = err instanceof VoicebotError ? err.code : 'asr_failed';
       this.#log.error({ code, err: (err as Error)?.message ?? String(err) }, 'speech recognition failed; ending the call');
       this.#deps.observer.providerError('asr', code);
+      this.#deps.recognizerHealth?.failed(code);
       await this.#finish('asr_failed', this.#deps.phrases.cannotHear);
     }
   }
