@@ -2,6 +2,7 @@
  * Child-process entry for the latency benchmark: starts every provider fake (STT gRPC, OpenAI,
  * TTS gRPC and HTTP) with the settings in FAKES_CONFIG (JSON) and reports their addresses over IPC.
  */
+import { createRequire } from 'node:module';
 import type { FakeYandexSttOptions } from '../../test/fakes/yandex-stt-server.js';
 import { startFakeYandexStt } from '../../test/fakes/yandex-stt-server.js';
 import { startFakeOpenAi, type FakeReply } from '../../test/fakes/openai-server.js';
@@ -23,6 +24,8 @@ export interface FakesConfig {
   llm: { firstTokenMs: number; tokenDelayMs: number; replies: FakesReply[] };
   tts: Partial<FakeTtsOptions>;
   ttsHttp: Partial<FakeTtsHttpOptions>;
+  /** Advertise large HTTP/2 receive windows on the gRPC fakes instead of Node's 64 KB default. */
+  largeGrpcWindow: boolean;
 }
 
 /** What the child sends once every fake listens. */
@@ -38,6 +41,27 @@ const config = JSON.parse(process.env.FAKES_CONFIG ?? 'null') as FakesConfig | n
 if (config === null) {
   process.stderr.write('fakes-child: FAKES_CONFIG is not set\n');
   process.exit(2);
+}
+
+/** Receive window of a large-window fake: per stream and per connection. */
+const LARGE_WINDOW_BYTES = 16 * 1024 * 1024;
+
+// Node's default HTTP/2 receive window (64 KB per connection) caps what one client connection can
+// send per round trip: every call's audio shares one channel, so at hundreds of calls the fake,
+// not the server under test, sets the pace. SpeechKit's own servers advertise far larger windows.
+// grpc-js reads `http2.createServer` from the CommonJS module at bind time, so wrapping it here works.
+if (config.largeGrpcWindow) {
+  const http2 = createRequire(import.meta.url)('node:http2') as typeof import('node:http2');
+  const original = http2.createServer;
+  const wrapped = (options: import('node:http2').ServerOptions, ...rest: unknown[]) => {
+    const server = (original as (...args: unknown[]) => import('node:http2').Http2Server)(
+      { ...options, settings: { ...options?.settings, initialWindowSize: LARGE_WINDOW_BYTES } },
+      ...rest,
+    );
+    server.on('session', (session) => session.setLocalWindowSize(LARGE_WINDOW_BYTES));
+    return server;
+  };
+  (http2 as { createServer: unknown }).createServer = wrapped;
 }
 
 const lastUserText = (body: any): string => {

@@ -1,0 +1,160 @@
+/** The latency benchmark's child processes: all provider fakes in one, the real server entry in another. */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { FakesConfig, FakesReady } from './fakes-child.js';
+
+/** The repository root (bench/lib/../..). */
+export const REPO_DIR = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Kernel clock ticks per second for /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
+const CLOCK_TICKS = 100;
+
+/** CPU time and resident memory of a process, read from /proc. */
+export interface ProcUsage {
+  cpuMs: number;
+  rssBytes: number;
+  atMs: number;
+}
+
+/** Reads a process's CPU time (user + system) and RSS from /proc; undefined when it is gone. */
+export function procUsage(pid: number): ProcUsage | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    return { cpuMs: (ticks * 1000) / CLOCK_TICKS, rssBytes: rssKb * 1024, atMs: performance.now() };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A running child process with a graceful stop. */
+interface Child {
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** The fakes child: provider addresses for the server's environment. */
+export interface FakesChild extends Child {
+  ready: FakesReady;
+}
+
+/** Forks bench/lib/fakes-child.ts with `config` and waits until every fake listens. */
+export async function startFakesChild(config: FakesConfig): Promise<FakesChild> {
+  const child = fork(new URL('./fakes-child.ts', import.meta.url), [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, FAKES_CONFIG: JSON.stringify(config) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const ready = await new Promise<FakesReady>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`fakes child exited with ${String(code)} before it was ready`)));
+    child.once('message', (m: FakesReady) => (m?.type === 'ready' ? resolve(m) : reject(new Error('fakes child: unexpected first message'))));
+  });
+  child.removeAllListeners('exit');
+  return { pid: child.pid!, ready, stop: () => stopChild(child, () => child.disconnect()) };
+}
+
+/** The server child: its AudioSocket port and every JSON log line it has written. */
+export interface ServerProc extends Child {
+  port: number;
+  logs: Record<string, any>[];
+  /** Event-loop delay p99 and max (ms) since the previous call, from the server's own /metrics. */
+  loopLag(): Promise<{ p99Ms: number; maxMs: number } | undefined>;
+}
+
+/** A port free at the moment on 127.0.0.1 (HTTP_PORT=0 would turn the metrics server off). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function scrapeLoopLag(httpPort: number): Promise<{ p99Ms: number; maxMs: number } | undefined> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+    const value = (name: string) => Number(new RegExp(`^${name}\\s+([0-9.eE+-]+)`, 'm').exec(text)?.[1]);
+    return { p99Ms: value('nodejs_eventloop_lag_p99_seconds') * 1000, maxMs: value('nodejs_eventloop_lag_max_seconds') * 1000 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs the real entry (`node --import tsx src/main.ts`) against the fakes and waits for `listening`. */
+export async function startServerProc(fakes: FakesReady, extraEnv: Record<string, string> = {}): Promise<ServerProc> {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    AUDIOSOCKET_HOST: '127.0.0.1',
+    AUDIOSOCKET_PORT: '0',
+    // The metrics server gives the server's own event-loop lag (prom-client resets it on every scrape).
+    HTTP_PORT: String(await freePort()),
+    ASR_PROVIDER: 'yandex',
+    TTS_PROVIDER: 'yandex',
+    YANDEX_API_KEY: 'x',
+    YANDEX_GRPC_TLS: 'false',
+    YANDEX_STT_ENDPOINT: fakes.sttEndpoint,
+    YANDEX_TTS_ENDPOINT: fakes.ttsEndpoint,
+    YANDEX_TTS_HTTP_URL: fakes.ttsHttpUrl,
+    OPENAI_BASE_URL: fakes.llmBaseUrl,
+    OPENAI_API_KEY: 'x',
+    LLM_MODEL: 'bench',
+    BOT_LANGUAGE: 'en',
+    GREETING_TEXT: 'Hello.',
+    LOG_LEVEL: 'info',
+    AUDIOSOCKET_MAX_CALLS: '1000',
+    ...extraEnv,
+  };
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: REPO_DIR,
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const logs: Record<string, any>[] = [];
+  const lines = createInterface({ input: child.stdout! });
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('server did not log `listening` within 20 s')), 20_000);
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${String(code)} before listening`));
+    });
+    lines.on('line', (line) => {
+      let entry: Record<string, any>;
+      try {
+        entry = JSON.parse(line) as Record<string, any>;
+      } catch {
+        return;
+      }
+      logs.push(entry);
+      if (entry.msg === 'listening' && typeof entry.port === 'number') {
+        clearTimeout(timer);
+        resolve(entry.port);
+      }
+    });
+  });
+  child.removeAllListeners('exit');
+  const httpPort = Number(env.HTTP_PORT);
+  return { pid: child.pid!, port, logs, loopLag: () => scrapeLoopLag(httpPort), stop: () => stopChild(child, () => child.kill('SIGTERM')) };
+}
+
+async function stopChild(child: ChildProcess, ask: () => void): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  try {
+    ask();
+  } catch {
+    // Already disconnected: the kill below ends it.
+  }
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
