@@ -6,6 +6,7 @@
  * Flags: --turns 10 (turns of the 1-call level)  --calls 200 (the concurrent level)
  *        --barge-calls 5  --stagger-ms 2000  --only one,many,spec,barge
  *        --small-fake-window (gRPC fakes keep Node's 64 KB HTTP/2 window, which throttles hundreds of calls)
+ *        --profile DIR (write a V8 CPU profile of each server child there)
  *        --dump DIR (write each scenario's caller results and server log lines there as JSON)
  */
 import { randomUUID } from 'node:crypto';
@@ -54,6 +55,7 @@ function options() {
       only: { type: 'string', default: 'one,many,spec,barge' },
       dump: { type: 'string' },
       'small-fake-window': { type: 'boolean', default: false },
+      profile: { type: 'string' },
     },
     strict: false,
     allowPositionals: true,
@@ -70,7 +72,8 @@ function options() {
   for (const s of only) if (!['one', 'many', 'spec', 'barge'].includes(s)) throw new Error(`--only takes one,many,spec,barge; got ${s}`);
   const dumpDir = typeof values.dump === 'string' ? values.dump : undefined;
   const largeGrpcWindow = values['small-fake-window'] !== true;
-  return { turns, calls, bargeCalls, staggerMs, only, dumpDir, largeGrpcWindow };
+  const profileDir = typeof values.profile === 'string' ? values.profile : undefined;
+  return { turns, calls, bargeCalls, staggerMs, only, dumpDir, largeGrpcWindow, profileDir };
 }
 
 async function clip(stem: string): Promise<Buffer> {
@@ -108,18 +111,28 @@ interface RunResult {
   callerLoopMaxMs: number;
   serverLoopP99Ms: number;
   serverLoopMaxMs: number;
+  fakesLoopP99Ms: number;
+  fakesLoopMaxMs: number;
+  /** CPU of the benchmark process (the callers), % of one core. */
+  callerCpuPct: number;
 }
 
-async function runScenario(fakes: FakesConfig, env: Record<string, string>, scripts: (port: number) => Promise<CallerResult[]>): Promise<RunResult> {
+async function runScenario(
+  fakes: FakesConfig,
+  env: Record<string, string>,
+  scripts: (port: number) => Promise<CallerResult[]>,
+  profileDir?: string,
+): Promise<RunResult> {
   const fakesChild = await startFakesChild(fakes);
   try {
-    const server = await startServerProc(fakesChild.ready, env);
+    const server = await startServerProc(fakesChild.ready, env, profileDir);
     try {
       await sleep(300);
       const s0 = procUsage(server.pid);
       const f0 = procUsage(fakesChild.pid);
       let rssMax = s0?.rssBytes ?? 0;
-      await server.loopLag();
+      await Promise.all([server.loopLag(), fakesChild.loopLag()]);
+      const c0 = process.cpuUsage();
       const sampler = setInterval(() => (rssMax = Math.max(rssMax, procUsage(server.pid)?.rssBytes ?? 0)), 250);
       const loop = monitorEventLoopDelay({ resolution: 5 });
       loop.enable();
@@ -130,7 +143,8 @@ async function runScenario(fakes: FakesConfig, env: Record<string, string>, scri
       clearInterval(sampler);
       const s1 = procUsage(server.pid);
       const f1 = procUsage(fakesChild.pid);
-      const lag = await server.loopLag();
+      const callerCpu = process.cpuUsage(c0);
+      const [lag, fakesLag] = await Promise.all([server.loopLag(), fakesChild.loopLag()]);
       // The last turns' log lines are written as their calls end.
       await sleep(500);
       return {
@@ -144,6 +158,9 @@ async function runScenario(fakes: FakesConfig, env: Record<string, string>, scri
         callerLoopMaxMs: loop.max / 1e6,
         serverLoopP99Ms: lag?.p99Ms ?? NaN,
         serverLoopMaxMs: lag?.maxMs ?? NaN,
+        fakesLoopP99Ms: fakesLag?.p99Ms ?? NaN,
+        fakesLoopMaxMs: fakesLag?.maxMs ?? NaN,
+        callerCpuPct: ((callerCpu.user + callerCpu.system) / 1000 / wallMs) * 100,
       };
     } finally {
       await server.stop();
@@ -212,7 +229,7 @@ function table(rows: string[][]): string {
 
 function printLevels(levels: { figures: LevelFigures; target: number | undefined }[]): void {
   const rows: string[][] = [
-    ['level', 'samples', 'v2v p50', 'p95', 'max', 'overhead p50', 'p95', 'target p95', 'met', 'speculative', 'srv CPU %', 'srv RSS MB', 'fakes CPU %', 'srv lag p99/max', 'caller lag p99/max'],
+    ['level', 'samples', 'v2v p50', 'p95', 'max', 'overhead p50', 'p95', 'target p95', 'met', 'speculative', 'srv CPU %', 'srv RSS MB', 'srv lag p99/max', 'fakes CPU %', 'fakes lag p99/max', 'caller CPU %', 'caller lag p99/max'],
   ];
   for (const { figures: f, target } of levels) {
     const p95 = percentile(f.v2v, 95) - FLOOR_MS;
@@ -230,8 +247,10 @@ function printLevels(levels: { figures: LevelFigures; target: number | undefined
       `${spec}/${f.turnLines.length}`,
       fmt(f.run.serverCpuPct),
       fmt(f.run.serverRssMaxMb),
-      fmt(f.run.fakesCpuPct),
       `${fmt(f.run.serverLoopP99Ms, 1)}/${fmt(f.run.serverLoopMaxMs, 1)}`,
+      fmt(f.run.fakesCpuPct),
+      `${fmt(f.run.fakesLoopP99Ms, 1)}/${fmt(f.run.fakesLoopMaxMs, 1)}`,
+      fmt(f.run.callerCpuPct),
       `${fmt(f.run.callerLoopP99Ms, 1)}/${fmt(f.run.callerLoopMaxMs, 1)}`,
     ]);
   }
@@ -265,17 +284,19 @@ export async function run(): Promise<void> {
   const alternating = (turns: number) => Array.from({ length: turns }, (_, i) => (i % 2 === 0 ? order : number));
   const script = (port: number, clips: Buffer[]): CallerScript => ({ port, uuid: randomUUID(), clips, afterReplyMs: 200, replyEndSilenceMs: 400 });
   const levels: { figures: LevelFigures; target: number | undefined }[] = [];
+  const scenario = (kind: 'short' | 'barge', env: Record<string, string>, scripts: (port: number) => Promise<CallerResult[]>) =>
+    runScenario(fakesConfig(kind, opts.largeGrpcWindow), env, scripts, opts.profileDir);
 
   if (opts.only.has('one')) {
-    const r = await runScenario(fakesConfig('short', opts.largeGrpcWindow), {}, async (port) => [await runCaller(script(port, alternating(opts.turns)))]);
+    const r = await scenario('short', {}, async (port) => [await runCaller(script(port, alternating(opts.turns)))]);
     levels.push({ figures: levelFigures('1 call', r), target: TARGET_ONE_P95_MS });
   }
   if (opts.only.has('spec')) {
-    const r = await runScenario(fakesConfig('short', opts.largeGrpcWindow), { SPECULATIVE_REPLY: 'true' }, async (port) => [await runCaller(script(port, alternating(opts.turns)))]);
+    const r = await scenario('short', { SPECULATIVE_REPLY: 'true' }, async (port) => [await runCaller(script(port, alternating(opts.turns)))]);
     levels.push({ figures: levelFigures('1 call, speculative', r), target: undefined });
   }
   if (opts.only.has('many')) {
-    const r = await runScenario(fakesConfig('short', opts.largeGrpcWindow), {}, (port) =>
+    const r = await scenario('short', {}, (port) =>
       Promise.all(
         Array.from({ length: opts.calls }, async (_, i) => {
           await sleep((i * opts.staggerMs) / opts.calls);
@@ -295,7 +316,7 @@ export async function run(): Promise<void> {
   }
 
   if (opts.only.has('barge')) {
-    const r = await runScenario(fakesConfig('barge', opts.largeGrpcWindow), {}, (port) =>
+    const r = await scenario('barge', {}, (port) =>
       Promise.all(
         Array.from({ length: opts.bargeCalls }, async (_, i) => {
           await sleep(i * 100);

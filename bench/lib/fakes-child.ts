@@ -3,6 +3,7 @@
  * TTS gRPC and HTTP) with the settings in FAKES_CONFIG (JSON) and reports their addresses over IPC.
  */
 import { createRequire } from 'node:module';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { FakeYandexSttOptions } from '../../test/fakes/yandex-stt-server.js';
 import { startFakeYandexStt } from '../../test/fakes/yandex-stt-server.js';
 import { startFakeOpenAi, type FakeReply } from '../../test/fakes/openai-server.js';
@@ -26,6 +27,13 @@ export interface FakesConfig {
   ttsHttp: Partial<FakeTtsHttpOptions>;
   /** Advertise large HTTP/2 receive windows on the gRPC fakes instead of Node's 64 KB default. */
   largeGrpcWindow: boolean;
+}
+
+/** Event-loop delay of the fakes since the previous `lag` request, ms. */
+export interface FakesLag {
+  type: 'lag';
+  p99Ms: number;
+  maxMs: number;
 }
 
 /** What the child sends once every fake listens. */
@@ -98,4 +106,12 @@ const stop = async (): Promise<void> => {
 };
 process.on('disconnect', () => void stop());
 process.on('SIGTERM', () => void stop());
+const loop = monitorEventLoopDelay({ resolution: 5 });
+loop.enable();
+process.on('message', (m: { type?: string }) => {
+  if (m?.type !== 'lag') return;
+  const lag: FakesLag = { type: 'lag', p99Ms: loop.percentile(99) / 1e6, maxMs: loop.max / 1e6 };
+  loop.reset();
+  process.send?.(lag);
+});
 process.send?.(ready);

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { FakesConfig, FakesReady } from './fakes-child.js';
+import type { FakesConfig, FakesLag, FakesReady } from './fakes-child.js';
 
 /** The repository root (bench/lib/../..). */
 export const REPO_DIR = fileURLToPath(new URL('../../', import.meta.url));
@@ -44,6 +44,8 @@ interface Child {
 /** The fakes child: provider addresses for the server's environment. */
 export interface FakesChild extends Child {
   ready: FakesReady;
+  /** Event-loop delay p99 and max (ms) of the fakes since the previous call. */
+  loopLag(): Promise<{ p99Ms: number; maxMs: number } | undefined>;
 }
 
 /** Forks bench/lib/fakes-child.ts with `config` and waits until every fake listens. */
@@ -59,7 +61,19 @@ export async function startFakesChild(config: FakesConfig): Promise<FakesChild> 
     child.once('message', (m: FakesReady) => (m?.type === 'ready' ? resolve(m) : reject(new Error('fakes child: unexpected first message'))));
   });
   child.removeAllListeners('exit');
-  return { pid: child.pid!, ready, stop: () => stopChild(child, () => child.disconnect()) };
+  const loopLag = () =>
+    new Promise<{ p99Ms: number; maxMs: number } | undefined>((resolve) => {
+      const timer = setTimeout(() => done(undefined), 5000);
+      const onMessage = (m: FakesLag) => m?.type === 'lag' && done(m);
+      const done = (m: FakesLag | undefined) => {
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        resolve(m && { p99Ms: m.p99Ms, maxMs: m.maxMs });
+      };
+      child.on('message', onMessage);
+      child.send({ type: 'lag' });
+    });
+  return { pid: child.pid!, ready, loopLag, stop: () => stopChild(child, () => child.disconnect()) };
 }
 
 /** The server child: its AudioSocket port and every JSON log line it has written. */
@@ -89,8 +103,8 @@ async function scrapeLoopLag(httpPort: number): Promise<{ p99Ms: number; maxMs: 
   }
 }
 
-/** Runs the real entry (`node --import tsx src/main.ts`) against the fakes and waits for `listening`. */
-export async function startServerProc(fakes: FakesReady, extraEnv: Record<string, string> = {}): Promise<ServerProc> {
+/** Runs the real entry (`node --import tsx src/main.ts`, optionally CPU-profiled) against the fakes and waits for `listening`. */
+export async function startServerProc(fakes: FakesReady, extraEnv: Record<string, string> = {}, profileDir?: string): Promise<ServerProc> {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     AUDIOSOCKET_HOST: '127.0.0.1',
@@ -113,7 +127,8 @@ export async function startServerProc(fakes: FakesReady, extraEnv: Record<string
     AUDIOSOCKET_MAX_CALLS: '1000',
     ...extraEnv,
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], {
     cwd: REPO_DIR,
     env,
     stdio: ['ignore', 'pipe', 'inherit'],
