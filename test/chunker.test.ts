@@ -202,3 +202,15 @@ test('a comma is confirmed by the space after it', () => {
 test('an invalid maximum is refused clearly', () => {
   assert.throws(() => createChunker({ maxChars: 3 }), /maxChars/);
 });
+
+test('the first sentence is cut as soon as its full stop and space arrive, without waiting for the next word', () => {
+  const chunker = createChunker();
+  assert.deepEqual(chunker.push('Sure, your order ships today. '), ['Sure, your order ships today.']);
+  // A later sentence still waits for the next word: it might be an abbreviation's continuation.
+  assert.deepEqual(chunker.push('It will arrive before noon on Friday, as planned by the courier. '), []);
+  assert.deepEqual(chunker.push('Thanks'), ['It will arrive before noon on Friday, as planned by the courier.']);
+  // An abbreviation that only a capital can end keeps the first chunk waiting.
+  const rub = createChunker();
+  assert.deepEqual(rub.push('Доставка стоит 300 руб. '), []);
+  assert.deepEqual(rub.push('в месяц. '), ['Доставка стоит 300 руб. в месяц.']);
+});

@@ -71,6 +71,9 @@ const NEVER_END = new Set([
   'nos', 'tel', 'dept', 'fig', 'ave', 'blvd', 'mt', 'ft', 'gen', 'col', 'capt', 'lt', 'sgt',
 ]);
 
+/** Abbreviations that end a sentence only before a capital: the next word must be seen. */
+const CASE_DECIDES = new Set(['т.д', 'т.п', 'руб', 'коп', 'тыс', 'млн', 'млрд', 'др', 'etc', 'a.m', 'p.m', 'inc', 'ltd', 'co']);
+
 const isSpace = (ch: string | undefined): boolean => ch === ' ' || ch === '\n';
 const isDigit = (ch: string | undefined): boolean => ch !== undefined && ch >= '0' && ch <= '9';
 const isLower = (ch: string): boolean => ch !== ch.toUpperCase() && ch === ch.toLowerCase();
@@ -126,7 +129,7 @@ class Splitter {
       if (i > maxChars) return this.#bestCutBelowMax();
       const ch = buf[i]!;
       if (isSpace(ch) && i > 0) {
-        const verdict: Verdict = ch === '\n' ? 'sentence' : isSpace(buf[i - 1]) ? 'none' : this.#judge(i, ended);
+        const verdict: Verdict = ch === '\n' ? 'sentence' : isSpace(buf[i - 1]) ? 'none' : this.#judge(i, ended || first);
         if (verdict === 'wait') return -1;
         const end = lastNonSpace(buf, i);
         if (verdict === 'sentence' && end > 0) {
@@ -148,8 +151,12 @@ class Splitter {
     return ended && buf.length > maxChars ? this.#bestCutBelowMax() : -1;
   }
 
-  /** Classifies the first whitespace at `i` by the punctuation before it. */
-  #judge(i: number, ended: boolean): Verdict {
+  /**
+   * Classifies the first whitespace at `i` by the punctuation before it. `decideNow` (the stream
+   * ended, or the first chunk, whose every millisecond the caller waits for) judges a full stop
+   * by what precedes it instead of waiting for the next word to show its case.
+   */
+  #judge(i: number, decideNow: boolean): Verdict {
     const buf = this.#buf;
     let j = i - 1;
     while (j > 0 && CLOSERS.has(buf[j]!)) j--;
@@ -160,7 +167,7 @@ class Splitter {
     if (mark !== '.' && mark !== '…') return 'space';
     let k = i;
     while (k < buf.length && isSpace(buf[k])) k++;
-    if (k >= buf.length && !ended) return 'wait';
+    if (k >= buf.length && (!decideNow || (mark === '.' && CASE_DECIDES.has(wordBefore(buf, j))))) return 'wait';
     const next = buf[k];
     if (next !== undefined && isLower(next)) return mark === '…' || buf[j - 1] === '.' ? 'clause' : 'space';
     if (mark === '.' && buf[j - 1] !== '.' && isAbbreviation(buf, j)) return 'space';
@@ -197,11 +204,16 @@ function lastNonSpace(buf: string, i: number): number {
 
 /** True when the dot at `dot` ends an initial ("А.") or a known abbreviation ("ул.", "e.g."). */
 function isAbbreviation(buf: string, dot: number): boolean {
-  let start = dot;
-  while (start > 0 && !isSpace(buf[start - 1]) && dot - start < 16) start--;
-  const word = buf.slice(start, dot).replace(OPENERS, '').toLowerCase();
+  const word = wordBefore(buf, dot);
   if (word.length === 1 && /\p{L}/u.test(word)) return true;
   return NEVER_END.has(word);
+}
+
+/** The word that ends at the dot at `dot`, lower case, inner dots kept, openers dropped. */
+function wordBefore(buf: string, dot: number): string {
+  let start = dot;
+  while (start > 0 && !isSpace(buf[start - 1]) && dot - start < 16) start--;
+  return buf.slice(start, dot).replace(OPENERS, '').toLowerCase();
 }
 
 /** Newlines become sentence pauses; whitespace runs collapse to one space. */
