@@ -145,6 +145,7 @@ class CallSession {
   #specTimer: NodeJS.Timeout | undefined;
   #finalTimer: NodeJS.Timeout | undefined;
   #inactivityTimer: NodeJS.Timeout | undefined;
+  #activityAt = 0;
   #inactivityPrompts = 0;
   #dtmf = '';
   #dtmfTimer: NodeJS.Timeout | undefined;
@@ -533,10 +534,22 @@ class CallSession {
     await info.turn.done;
   }
 
+  /** Marks caller or bot activity; cheap enough for every voiced frame (one timer, re-armed lazily). */
   #resetInactivity(): void {
-    clearTimeout(this.#inactivityTimer);
-    if (this.#ending || this.#call.signal.aborted) return;
+    this.#activityAt = performance.now();
+    if (this.#inactivityTimer !== undefined || this.#ending || this.#call.signal.aborted) return;
+    this.#armInactivity(this.#config.inactivityMs);
+  }
+
+  #armInactivity(ms: number): void {
     this.#inactivityTimer = this.#timer(() => {
+      this.#inactivityTimer = undefined;
+      if (this.#ending) return;
+      const quiet = performance.now() - this.#activityAt;
+      if (quiet < this.#config.inactivityMs) {
+        this.#armInactivity(this.#config.inactivityMs - quiet);
+        return;
+      }
       if (this.#current || this.#speculative || !this.#call.playout.idle || this.#finals.length > 0) {
         this.#resetInactivity();
         return;
@@ -548,7 +561,7 @@ class CallSession {
       }
       this.#log.info('caller silent; prompting');
       this.#playPhrase(this.#deps.phrases.inactivity);
-    }, this.#config.inactivityMs);
+    }, ms);
   }
 
   /** Ends the call: stops the reply, plays a last phrase if given, then hangs up. */

@@ -36,6 +36,9 @@ export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_receive_message_length': 16 * 1024 * 1024,
   'grpc.initial_reconnect_backoff_ms': 200,
   'grpc.max_reconnect_backoff_ms': 5_000,
+  // Retries are ours (reconnect and replay of unfinalized audio); grpc-js's own would keep a
+  // copy of every audio message of every call in a retry buffer.
+  'grpc.enable_retries': 0,
 };
 
 /** The `proto/` folder of the repository (works from src/ under tsx and from dist/src/). */
