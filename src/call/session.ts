@@ -10,7 +10,7 @@ import { AsyncQueue } from './async-queue.js';
 import type { ConversationConfig } from './conversation-config.js';
 import { heardText } from './heard.js';
 import { summarizeTurns, TURN_STAGES, TurnTrace, type TurnLatency } from './latency-trace.js';
-import { Turn, type ReplyAudio, type TurnOutcome } from './turn.js';
+import { Turn, type ReplyAudio, type TurnOutcome, type TurnPipeline } from './turn.js';
 
 /** The model side of one call: replies to an utterance, and records what was actually heard. */
 export interface Dialogue {
@@ -321,9 +321,9 @@ class CallSession {
     this.#current = info;
   }
 
-  #startTurn(userText: string, speculative: boolean): TurnInfo {
+  #newTurn(pipeline: TurnPipeline, speculative = false): Turn {
     const id = ++this.#turnCount;
-    const turn = new Turn({
+    return new Turn({
       id,
       trace: new TurnTrace(id),
       playout: this.#call.playout,
@@ -331,12 +331,19 @@ class CallSession {
       callSignal: this.#call.signal,
       log: this.#log,
       speculative,
-      pipeline: {
+      pipeline,
+    });
+  }
+
+  #startTurn(userText: string, speculative: boolean): TurnInfo {
+    const turn = this.#newTurn(
+      {
         deltas: (signal) => this.#dialogue.reply(userText, signal),
         chunks: (deltas) => this.#deps.chunks(deltas),
         audio: (chunks, signal) => this.#deps.synthesize(chunks, this.#sampleRate, signal, this.#log),
       },
-    });
+      speculative,
+    );
     const info: TurnInfo = { turn, userText, settled: false };
     void turn.done.then((outcome) => this.#turnDone(info, outcome));
     return info;
@@ -344,21 +351,12 @@ class CallSession {
 
   /** Plays a fixed phrase as a turn of its own, so barge-in and heard-text work the same way. */
   #playPhrase(text: string, audio?: () => Promise<Buffer>): TurnInfo {
-    const id = ++this.#turnCount;
     const load = audio ?? (() => this.#deps.phrase(text, this.#sampleRate, this.#call.signal));
-    const turn = new Turn({
-      id,
-      trace: new TurnTrace(id),
-      playout: this.#call.playout,
-      sampleRate: this.#sampleRate,
-      callSignal: this.#call.signal,
-      log: this.#log,
-      pipeline: {
-        deltas: () => once(text),
-        chunks: (deltas) => deltas,
-        audio: async function* (chunks) {
-          for await (const chunk of chunks) yield { index: 0, text: chunk, pcm: await load(), last: true };
-        },
+    const turn = this.#newTurn({
+      deltas: () => once(text),
+      chunks: (deltas) => deltas,
+      audio: async function* (chunks) {
+        for await (const chunk of chunks) yield { index: 0, text: chunk, pcm: await load(), last: true };
       },
     });
     const info: TurnInfo = { turn, userText: undefined, settled: false };

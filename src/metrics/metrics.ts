@@ -1,15 +1,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { TURN_STAGES as TRACE_STAGES } from '../call/latency-trace.js';
 import type { Observer } from './observer.js';
 
-/** The stages of one turn's latency trace, in the order they happen. */
-export const TURN_STAGES = [
-  'asr_final',
-  'llm_first_token',
-  'first_chunk',
-  'tts_first_audio',
-  'first_frame',
-  'voice_to_voice',
-] as const;
+/** The stages of one turn's latency trace in the order they happen, and the whole wait. */
+export const TURN_STAGES = [...TRACE_STAGES, 'voice_to_voice'] as const;
 
 /** One stage name from `TURN_STAGES`. */
 export type TurnStage = (typeof TURN_STAGES)[number];
