@@ -39,6 +39,9 @@ export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   // Retries are ours (reconnect and replay of unfinalized audio); grpc-js's own would keep a
   // copy of every audio message of every call in a retry buffer.
   'grpc.enable_retries': 0,
+  // Every call's audio shares one connection: HTTP/2's default 64 KB window would make hundreds of
+  // synthesis streams wait on window updates from a busy event loop.
+  'grpc-node.flow_control_window': 8 * 1024 * 1024,
 };
 
 /** The `proto/` folder of the repository (works from src/ under tsx and from dist/src/). */
