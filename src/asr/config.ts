@@ -45,17 +45,47 @@ export interface VoskConfig {
   reconnect: ReconnectPolicy;
 }
 
-export interface AsrConfig {
-  provider: 'none' | 'yandex' | 'vosk';
-  yandex: YandexSttConfig;
-  vosk: VoskConfig;
+/** Deepgram live streaming (WebSocket) settings. */
+export interface DeepgramConfig {
+  /** Base URL; the recognizer appends `/v1/listen` and the query. */
+  url: string;
+  /** Sent as `Authorization: Token <apiKey>`; empty when unset. */
+  apiKey: string;
+  model: string;
+  language: string;
+  /** Silence after speech that makes the server finalize (`endpointing`). */
+  endpointingMs: number;
+  /** Gap after the last word that makes the server send `UtteranceEnd` (`utterance_end_ms`, at least 1000). */
+  utteranceEndMs: number;
+  /** No caller audio for this long: send zero PCM so the server's endpointer sees the pause. */
+  silenceFillMs: number;
+  /** Nothing sent for this long: send a `KeepAlive` (the server closes after 10 s without data). */
+  keepAliveMs: number;
+  /** After `CloseStream`, how long to wait for the last results and the server's close. */
+  endGraceMs: number;
+  /** Audio sent but no message from the server for this long: reconnect. */
+  stallTimeoutMs: number;
+  reconnect: ReconnectPolicy;
 }
 
-/** Reads ASR_PROVIDER and the YANDEX_STT_* / VOSK_* settings. */
+export interface AsrConfig {
+  provider: 'none' | 'yandex' | 'vosk' | 'deepgram';
+  yandex: YandexSttConfig;
+  vosk: VoskConfig;
+  deepgram: DeepgramConfig;
+}
+
+/** Reads ASR_PROVIDER and the YANDEX_STT_* / VOSK_* / DEEPGRAM_* settings. */
 export function readAsrConfig(env: EnvReader): AsrConfig {
-  const provider = env.oneOf('ASR_PROVIDER', ['none', 'yandex', 'vosk'] as const, 'none');
+  const provider = env.oneOf('ASR_PROVIDER', ['none', 'yandex', 'vosk', 'deepgram'] as const, 'none');
   if (provider === 'yandex' && !env.has('YANDEX_API_KEY') && !env.has('YANDEX_IAM_TOKEN')) {
     env.problem('ASR_PROVIDER', 'yandex needs YANDEX_API_KEY or YANDEX_IAM_TOKEN');
+  }
+  const deepgramKey = env.optionalString('DEEPGRAM_API_KEY') ?? '';
+  if (provider === 'deepgram' && deepgramKey === '') {
+    env.problem('DEEPGRAM_API_KEY', 'required when ASR_PROVIDER=deepgram');
+  } else if (/\s/.test(deepgramKey)) {
+    env.problem('DEEPGRAM_API_KEY', 'must not contain whitespace');
   }
   const reconnect: ReconnectPolicy = {
     attempts: env.int('ASR_RECONNECT_ATTEMPTS', 5, { min: 0, max: 100 }),
@@ -89,6 +119,19 @@ export function readAsrConfig(env: EnvReader): AsrConfig {
     vosk: {
       url: env.url('VOSK_URL', 'ws://127.0.0.1:2700', ['ws:', 'wss:']) ?? 'ws://127.0.0.1:2700',
       silenceFillMs: env.int('ASR_SILENCE_FILL_MS', 200, { min: 20, max: 4_000 }),
+      endGraceMs: 1_500,
+      stallTimeoutMs: 10_000,
+      reconnect,
+    },
+    deepgram: {
+      url: env.url('DEEPGRAM_URL', 'wss://api.deepgram.com', ['ws:', 'wss:']) ?? 'wss://api.deepgram.com',
+      apiKey: deepgramKey,
+      model: env.string('DEEPGRAM_MODEL', 'nova-2'),
+      language: env.string('DEEPGRAM_LANGUAGE', 'ru'),
+      endpointingMs: env.int('DEEPGRAM_ENDPOINTING_MS', 300, { min: 10, max: 10_000 }),
+      utteranceEndMs: env.int('DEEPGRAM_UTTERANCE_END_MS', 1_000, { min: 1_000, max: 10_000 }),
+      silenceFillMs: env.int('ASR_SILENCE_FILL_MS', 200, { min: 20, max: 4_000 }),
+      keepAliveMs: 4_000,
       endGraceMs: 1_500,
       stallTimeoutMs: 10_000,
       reconnect,

@@ -4,6 +4,7 @@ import type { Observer } from '../metrics/observer.js';
 import { hasYandexCredentials, type YandexConfig } from '../yandex/config.js';
 import type { Asr } from './asr.js';
 import type { AsrConfig } from './config.js';
+import { createDeepgramAsr } from './deepgram.js';
 import { createVoskAsr } from './vosk.js';
 import { createYandexAsr } from './yandex.js';
 
@@ -24,5 +25,11 @@ export function createAsr(asrConfig: AsrConfig, yandexConfig: YandexConfig, log:
     case 'vosk':
       log.info({ provider: 'vosk', url: asrConfig.vosk.url }, 'asr ready');
       return createVoskAsr(asrConfig.vosk, observer === undefined ? {} : { observer });
+    case 'deepgram':
+      if (asrConfig.deepgram.apiKey === '') {
+        throw new VoicebotError('config_invalid', 'ASR_PROVIDER=deepgram needs DEEPGRAM_API_KEY');
+      }
+      log.info({ provider: 'deepgram', url: asrConfig.deepgram.url, model: asrConfig.deepgram.model, language: asrConfig.deepgram.language }, 'asr ready');
+      return createDeepgramAsr(asrConfig.deepgram, observer === undefined ? {} : { observer });
   }
 }
