@@ -1,4 +1,5 @@
 import { status as grpcStatus, Metadata, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import { rms } from '../audio/vad.js';
 import { VoicebotError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { noopObserver, type Observer } from '../metrics/observer.js';
@@ -24,6 +25,13 @@ const PROVIDER = 'yandex-stt';
 const SAMPLE_RATES = [8000, 16000, 48000];
 /** Without a partial in progress, older audio held no speech: replay at most this much of it. */
 const IDLE_REPLAY_MS = 1_000;
+/** Frames quieter than this RMS (of 32768) count as silence when deciding how to batch audio messages. */
+const QUIET_RMS = 200;
+/**
+ * After this much quiet with no utterance open, two frames go in one message: no partial, EOU or
+ * barge-in waits on that audio, and it halves the message rate of callers who are listening.
+ */
+const QUIET_BATCH_AFTER_MS = 2_000;
 
 /** Yandex SpeechKit v3 streaming recognition over the process-wide gRPC channel. */
 export function createYandexAsr(config: YandexSttConfig, deps: YandexAsrDeps): Asr {
@@ -90,6 +98,10 @@ class Recognition {
   #filler: NodeJS.Timeout | undefined;
   #grace: NodeJS.Timeout | undefined;
   #lastAudioAt = 0;
+  /** performance.now() when the current run of quiet frames began. */
+  #quietSince: number | undefined;
+  /** A quiet frame waiting to go out with the next one. */
+  #held: Buffer | undefined;
   #audioEnded = false;
   #stopped = false;
   /** A partial with text arrived and its utterance has not reached EOU yet. */
@@ -143,8 +155,29 @@ class Recognition {
     // A trailing odd byte is half a sample; it cannot be PCM s16le.
     const data = frame.length % 2 === 0 ? frame : frame.subarray(0, frame.length - 1);
     if (data.length === 0) return;
-    this.#lastAudioAt = performance.now();
+    const now = performance.now();
+    this.#lastAudioAt = now;
+    const idle = !this.#speaking && !this.#finalBeforeEou;
+    if (idle && rms(data) < QUIET_RMS) this.#quietSince ??= now;
+    else this.#quietSince = undefined;
+    const held = this.#held;
+    if (held !== undefined) {
+      this.#held = undefined;
+      this.#add({ kind: 'audio', data: Buffer.concat([held, data], held.length + data.length) });
+      return;
+    }
+    if (this.#quietSince !== undefined && now - this.#quietSince >= QUIET_BATCH_AFTER_MS && this.#stream !== undefined) {
+      this.#held = data;
+      return;
+    }
     this.#add({ kind: 'audio', data });
+  }
+
+  #flushHeld(): void {
+    const held = this.#held;
+    if (held === undefined) return;
+    this.#held = undefined;
+    this.#add({ kind: 'audio', data: held });
   }
 
   /** Asterisk sends nothing while a silence-suppressing leg is quiet: count the gap as silence. */
@@ -160,6 +193,7 @@ class Recognition {
     }
     const gap = now - this.#lastAudioAt;
     if (gap < this.#config.silenceFillMs) return;
+    this.#flushHeld();
     this.#lastAudioAt = now;
     this.#add({ kind: 'silence', ms: Math.round(gap) });
   }
@@ -352,6 +386,7 @@ class Recognition {
   }
 
   #onAudioEnd(): void {
+    this.#flushHeld();
     this.#audioEnded = true;
     const stream = this.#stream;
     if (stream === undefined) {
