@@ -150,9 +150,11 @@ export const HANGUP_MESSAGE: Buffer = header(Kind.Hangup, 0);
  * chunk and keeps partial ones for the next. Throws a protocol_error on a malformed or oversized
  * message; after that the stream is unusable and the connection should end.
  */
+const EMPTY = Buffer.alloc(0);
+
 export class MessageReader {
   readonly #maxPayload: number;
-  #pending: Buffer = Buffer.alloc(0);
+  #pending: Buffer = EMPTY;
   #failed: VoicebotError | undefined;
 
   constructor(maxPayloadBytes = MAX_PAYLOAD_BYTES) {
@@ -171,13 +173,13 @@ export class MessageReader {
       return this.#parse(chunk);
     } catch (err) {
       this.#failed = err instanceof VoicebotError ? err : protocolError(String(err));
-      this.#pending = Buffer.alloc(0);
+      this.#pending = EMPTY;
       throw this.#failed;
     }
   }
 
   #parse(chunk: Buffer): Message[] {
-    let buf = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
+    const buf = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
     const messages: Message[] = [];
     let offset = 0;
     while (buf.length > offset) {
@@ -193,12 +195,12 @@ export class MessageReader {
       }
       if (buf.length - offset < HEADER_BYTES + length) break;
       // Copy audio out so the caller may keep it without pinning the whole TCP chunk.
-      const payload = Buffer.from(buf.subarray(offset + HEADER_BYTES, offset + HEADER_BYTES + length));
+      const payload = Buffer.allocUnsafe(length);
+      buf.copy(payload, 0, offset + HEADER_BYTES, offset + HEADER_BYTES + length);
       messages.push(decodeMessage(kind, payload));
       offset += HEADER_BYTES + length;
     }
-    buf = buf.subarray(offset);
-    this.#pending = buf.length === 0 ? Buffer.alloc(0) : Buffer.from(buf);
+    this.#pending = offset === buf.length ? EMPTY : Buffer.from(buf.subarray(offset));
     return messages;
   }
 }
