@@ -145,13 +145,13 @@ export function encodeAudio(kind: number, payload: Buffer): Buffer {
 /** The hangup message, the only non-audio kind the server ever sends. */
 export const HANGUP_MESSAGE: Buffer = header(Kind.Hangup, 0);
 
+const EMPTY = Buffer.alloc(0);
+
 /**
  * Incremental reader: feed it TCP chunks as they come; it returns the complete messages in each
  * chunk and keeps partial ones for the next. Throws a protocol_error on a malformed or oversized
  * message; after that the stream is unusable and the connection should end.
  */
-const EMPTY = Buffer.alloc(0);
-
 export class MessageReader {
   readonly #maxPayload: number;
   #pending: Buffer = EMPTY;
