@@ -3,7 +3,7 @@ import { VoicebotError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { noopObserver, type Observer } from '../metrics/observer.js';
 import type { Asr, AsrEvent, AsrSession } from './asr.js';
-import { backoffDelayMs } from './backoff.js';
+import { Reconnector } from './backoff.js';
 import type { DeepgramConfig } from './config.js';
 import { EventQueue } from './event-queue.js';
 import { PendingAudio, type AudioItem } from './pending-audio.js';
@@ -86,8 +86,7 @@ class DeepgramRecognition {
   /** Audio the server has not finalized yet, on the current connection's audio clock. */
   readonly #pending: PendingAudio;
   #conn: Connection | undefined;
-  #attempts = 0;
-  #retry: NodeJS.Timeout | undefined;
+  readonly #reconnect: Reconnector;
   #ticker: NodeJS.Timeout | undefined;
   #grace: NodeJS.Timeout | undefined;
   /** Last caller frame or filled gap. */
@@ -103,6 +102,7 @@ class DeepgramRecognition {
 
   constructor(config: DeepgramConfig, session: AsrSession, observer: Observer) {
     this.#config = config;
+    this.#reconnect = new Reconnector(config.reconnect);
     this.#rate = session.sampleRate;
     this.#signal = session.signal;
     this.#log = session.log;
@@ -225,10 +225,10 @@ class DeepgramRecognition {
     conn.awaiting = false;
     conn.lastMessageAt = performance.now();
     if (message.type === 'Results') {
-      this.#attempts = 0;
+      this.#reconnect.reset();
       this.#onResults(message as ResultsMessage);
     } else if (message.type === 'UtteranceEnd') {
-      this.#attempts = 0;
+      this.#reconnect.reset();
       this.#closeUtterance();
     }
     // SpeechStarted and Metadata carry nothing the call needs.
@@ -287,19 +287,16 @@ class DeepgramRecognition {
       return;
     }
     this.#observer.providerError(PROVIDER, 'asr_unavailable');
-    this.#attempts += 1;
-    if (this.#attempts > this.#config.reconnect.attempts) {
-      this.#log.error({ err: err.message, attempts: this.#attempts - 1 }, 'asr unavailable, giving up');
+    this.#lastPartial = '';
+    const next = this.#reconnect.schedule(() => {
+      if (!this.#stopped) this.#connect();
+    });
+    if (next === undefined) {
+      this.#log.error({ err: err.message, attempts: this.#config.reconnect.attempts }, 'asr unavailable, giving up');
       this.#fail(new VoicebotError('asr_unavailable', `Deepgram at ${this.#config.url} is unavailable`, { retryable: true, cause: err }));
       return;
     }
-    const delayMs = backoffDelayMs(this.#attempts, this.#config.reconnect);
-    this.#log.warn({ err: err.message, attempt: this.#attempts, delayMs }, 'asr connection lost, reconnecting');
-    this.#lastPartial = '';
-    this.#retry = setTimeout(() => {
-      this.#retry = undefined;
-      if (!this.#stopped) this.#connect();
-    }, delayMs);
+    this.#log.warn({ err: err.message, ...next }, 'asr connection lost, reconnecting');
   }
 
   #retire(conn: Connection): void {
@@ -350,7 +347,7 @@ class DeepgramRecognition {
     this.#stopped = true;
     this.#events.end();
     clearInterval(this.#ticker);
-    clearTimeout(this.#retry);
+    this.#reconnect.cancel();
     clearTimeout(this.#grace);
     if (this.#conn !== undefined) this.#retire(this.#conn);
   }

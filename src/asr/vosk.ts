@@ -3,7 +3,7 @@ import { VoicebotError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { noopObserver, type Observer } from '../metrics/observer.js';
 import type { Asr, AsrEvent, AsrSession } from './asr.js';
-import { backoffDelayMs } from './backoff.js';
+import { Reconnector } from './backoff.js';
 import type { VoskConfig } from './config.js';
 import { EventQueue } from './event-queue.js';
 
@@ -55,8 +55,7 @@ class VoskRecognition {
   #pending: Buffer[] = [];
   #pendingBytes = 0;
   #conn: Connection | undefined;
-  #attempts = 0;
-  #retry: NodeJS.Timeout | undefined;
+  readonly #reconnect: Reconnector;
   #filler: NodeJS.Timeout | undefined;
   #grace: NodeJS.Timeout | undefined;
   #lastAudioAt = 0;
@@ -67,6 +66,7 @@ class VoskRecognition {
 
   constructor(config: VoskConfig, session: AsrSession, observer: Observer) {
     this.#config = config;
+    this.#reconnect = new Reconnector(config.reconnect);
     this.#rate = session.sampleRate;
     this.#signal = session.signal;
     this.#log = session.log;
@@ -172,7 +172,7 @@ class VoskRecognition {
       this.#onDrop(conn, new Error('Vosk sent a message that is not a JSON result', { cause: err }));
       return;
     }
-    this.#attempts = 0;
+    this.#reconnect.reset();
     conn.answered += 1;
     conn.unanswered = Math.max(0, conn.unanswered - 1);
     conn.lastAnswerAt = performance.now();
@@ -213,19 +213,16 @@ class VoskRecognition {
       return;
     }
     this.#observer.providerError(PROVIDER, 'asr_unavailable');
-    this.#attempts += 1;
-    if (this.#attempts > this.#config.reconnect.attempts) {
-      this.#log.error({ err: err.message, attempts: this.#attempts - 1 }, 'asr unavailable, giving up');
+    this.#lastPartial = '';
+    const next = this.#reconnect.schedule(() => {
+      if (!this.#stopped) this.#connect();
+    });
+    if (next === undefined) {
+      this.#log.error({ err: err.message, attempts: this.#config.reconnect.attempts }, 'asr unavailable, giving up');
       this.#fail(new VoicebotError('asr_unavailable', `Vosk server at ${this.#config.url} is unavailable`, { retryable: true, cause: err }));
       return;
     }
-    const delayMs = backoffDelayMs(this.#attempts, this.#config.reconnect);
-    this.#log.warn({ err: err.message, attempt: this.#attempts, delayMs }, 'asr connection lost, reconnecting');
-    this.#lastPartial = '';
-    this.#retry = setTimeout(() => {
-      this.#retry = undefined;
-      if (!this.#stopped) this.#connect();
-    }, delayMs);
+    this.#log.warn({ err: err.message, ...next }, 'asr connection lost, reconnecting');
   }
 
   #retire(conn: Connection): void {
@@ -270,7 +267,7 @@ class VoskRecognition {
     this.#stopped = true;
     this.#events.end();
     clearInterval(this.#filler);
-    clearTimeout(this.#retry);
+    this.#reconnect.cancel();
     clearTimeout(this.#grace);
     if (this.#conn !== undefined) this.#retire(this.#conn);
   }

@@ -6,7 +6,7 @@ import { noopObserver, type Observer } from '../metrics/observer.js';
 import type { YandexConfig } from '../yandex/config.js';
 import { authMetadata, isAuthStatus, isRetryableStatus, sharedClient } from '../yandex/grpc.js';
 import type { Asr, AsrEvent, AsrSession } from './asr.js';
-import { backoffDelayMs } from './backoff.js';
+import { Reconnector } from './backoff.js';
 import type { YandexSttConfig } from './config.js';
 import { EventQueue } from './event-queue.js';
 import { PendingAudio, type AudioItem } from './pending-audio.js';
@@ -93,8 +93,7 @@ class Recognition {
   /** Finals waiting for their normalized text, by final index. */
   readonly #unrefined = new Map<number, string>();
   #stream: Stream | undefined;
-  #attempts = 0;
-  #retry: NodeJS.Timeout | undefined;
+  readonly #reconnect: Reconnector;
   #filler: NodeJS.Timeout | undefined;
   #grace: NodeJS.Timeout | undefined;
   #lastAudioAt = 0;
@@ -113,6 +112,7 @@ class Recognition {
 
   constructor(config: YandexSttConfig, session: AsrSession, metadata: Metadata, observer: Observer, target: { endpoint: string; tls: boolean }) {
     this.#config = config;
+    this.#reconnect = new Reconnector(config.reconnect);
     this.#rate = session.sampleRate;
     this.#signal = session.signal;
     this.#log = session.log;
@@ -261,7 +261,7 @@ class Recognition {
 
   #onResponse(stream: Stream, res: StreamingResponse): void {
     if (stream.retired) return;
-    this.#attempts = 0;
+    this.#reconnect.reset();
     stream.lastResponseAt = performance.now();
     switch (res.Event) {
       case 'partial': {
@@ -360,19 +360,16 @@ class Recognition {
       this.#finish(true);
       return;
     }
-    this.#attempts += 1;
-    if (this.#attempts > this.#config.reconnect.attempts) {
-      this.#log.error({ grpcCode: err.code, attempts: this.#attempts - 1 }, 'asr unavailable, giving up');
+    const next = this.#reconnect.schedule(() => {
+      if (!this.#stopped) this.#open();
+    });
+    if (next === undefined) {
+      this.#log.error({ grpcCode: err.code, attempts: this.#config.reconnect.attempts }, 'asr unavailable, giving up');
       this.#fail(new VoicebotError('asr_unavailable', 'Yandex SpeechKit is unavailable', { retryable: true, cause: err }));
       return;
     }
-    const delayMs = backoffDelayMs(this.#attempts, this.#config.reconnect);
-    this.#log.warn({ grpcCode: err.code, attempt: this.#attempts, delayMs }, 'asr stream failed, reconnecting');
+    this.#log.warn({ grpcCode: err.code, ...next }, 'asr stream failed, reconnecting');
     this.#leaveSession();
-    this.#retry = setTimeout(() => {
-      this.#retry = undefined;
-      if (!this.#stopped) this.#open();
-    }, delayMs);
   }
 
   #onEnd(stream: Stream): void {
@@ -421,7 +418,7 @@ class Recognition {
     this.#stopped = true;
     this.#events.end();
     clearInterval(this.#filler);
-    clearTimeout(this.#retry);
+    this.#reconnect.cancel();
     clearTimeout(this.#grace);
     if (this.#stream !== undefined) this.#retire(this.#stream);
   }
