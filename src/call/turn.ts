@@ -51,7 +51,6 @@ export class Turn {
   readonly #committed: Promise<void>;
   #isCommitted: boolean;
   #outcome: TurnOutcome | undefined;
-  #text = '';
   /** Resolves when the turn has finished: all its audio played, or it was stopped. */
   readonly done: Promise<TurnOutcome>;
 
@@ -81,17 +80,8 @@ export class Turn {
     this.done = this.#run(opts.pipeline).finally(() => this.#playout.off('tagStart', this.#onTagStart));
   }
 
-  get signal(): AbortSignal {
-    return this.#signal;
-  }
-
   get committed(): boolean {
     return this.#isCommitted;
-  }
-
-  /** The text produced so far (all chunks, heard or not). */
-  get text(): string {
-    return this.#text;
   }
 
   /** Lets a speculative turn's audio reach the playout. */
@@ -184,7 +174,6 @@ export class Turn {
   async *#traced(deltas: AsyncIterable<string>): AsyncIterable<string> {
     for await (const delta of deltas) {
       if (delta !== '') this.trace.mark('llm_first_token');
-      this.#text += delta;
       yield delta;
     }
   }
