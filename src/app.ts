@@ -75,20 +75,16 @@ export async function createApp(
   const ari: AriClient | undefined = await connectAri(config.ari, log.child({ component: 'ari' }));
   const chunkOptions = config.llm.chunker;
 
-  // Fixed phrases are cached as the chunker would cut them, so a fallback reply hits the cache.
-  const cachedTexts = [...Object.values(phrases), ...fixedPhrases(config.llm)].flatMap((text) => cutLikeReplies(text, chunkOptions));
-  void cache.warm(cachedTexts, WARM_RATES).catch((err: unknown) => {
-    log.warn({ err: err instanceof Error ? err.message : String(err) }, 'fixed phrases could not be synthesized ahead');
-  });
+  // Exactly the audio that will be played is cached: the call's own phrases whole, as the call
+  // plays them, and the reply driver's fallback lines as the chunker cuts them.
+  const replyPieces = fixedPhrases(config.llm).flatMap((text) => cutLikeReplies(text, chunkOptions));
+  void cache.warm([...new Set([...Object.values(phrases), ...replyPieces])], WARM_RATES);
 
-  const cached = new Set(cachedTexts);
+  const cached = new Set(replyPieces);
   const cachedTts: Tts = {
-    async *synthesize(text, request) {
-      if (cached.has(text)) yield await cache.get(text, request.sampleRate, request.signal);
-      else yield* tts.synthesize(text, request);
-    },
+    synthesize: (text, request) => (cached.has(text) ? cache.stream(text, request.sampleRate, request.signal) : tts.synthesize(text, request)),
   };
-  const greetingFile = config.conversation.greetingFile;
+  const greetingAudio = config.conversation.greetingFile !== undefined ? await loadGreeting(config.conversation.greetingFile) : undefined;
 
   const deps: ConversationDeps = {
     asr,
@@ -96,8 +92,8 @@ export async function createApp(
     chunks: (deltas) => speakableChunks(deltas, chunkOptions),
     synthesize: (chunks, sampleRate, signal, callLog) =>
       synthesizeInOrder(chunks, cachedTts, { sampleRate, signal, concurrency: config.tts.concurrency, log: callLog }),
-    phrase: (text, sampleRate, signal) => cache.get(text, sampleRate, signal),
-    ...(greetingFile !== undefined ? { greetingAudio: (sampleRate: number) => loadPromptFile(greetingFile, sampleRate) } : {}),
+    phrase: (text, sampleRate, signal) => cache.stream(text, sampleRate, signal),
+    ...(greetingAudio !== undefined ? { greetingAudio } : {}),
     ...(ari !== undefined ? { channelControl: (callId: string, callLog: Logger) => createChannelControl({ ari, callId, log: callLog }) } : {}),
     phrases,
     config: config.conversation,
@@ -149,11 +145,13 @@ function echoApp(config: Config, cache: PhraseCache, log: Logger): App {
       // Listeners first: audio may arrive in the same TCP chunk as the call id.
       const echoing = echo(call);
       const { sampleRate } = await call.format;
+      call.playout.beginStream();
       try {
-        const pcm = await cache.get(greeting, sampleRate, call.signal);
-        if (!call.signal.aborted) call.playout.enqueue(pcm, 'greeting');
+        for await (const pcm of cache.stream(greeting, sampleRate, call.signal)) call.playout.enqueue(pcm, 'greeting', sampleRate);
       } catch (err) {
-        if (!call.signal.aborted) call.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'greeting failed');
+        if (!call.signal.aborted) call.log.warn({ err }, 'greeting failed');
+      } finally {
+        call.playout.endStream();
       }
       await echoing;
     },
@@ -172,6 +170,24 @@ function phrasesFor(config: Config): Phrases {
     cannotHear: c.cannotHearText ?? base.cannotHear,
     transfer: c.transferText ?? base.transfer,
   };
+}
+
+/**
+ * The greeting file decoded once per rate: both entry forms' rates at start-up, so a bad file
+ * stops the start (a VoicebotError `prompt_unreadable`), other rates on first use.
+ */
+async function loadGreeting(path: string): Promise<(sampleRate: number) => Promise<Buffer>> {
+  const byRate = new Map<number, Promise<Buffer>>();
+  const load = (sampleRate: number): Promise<Buffer> => {
+    let pcm = byRate.get(sampleRate);
+    if (pcm === undefined) {
+      pcm = loadPromptFile(path, sampleRate);
+      byRate.set(sampleRate, pcm);
+    }
+    return pcm;
+  };
+  await Promise.all(WARM_RATES.map(load));
+  return load;
 }
 
 function cutLikeReplies(text: string, options: Config['llm']['chunker']): string[] {

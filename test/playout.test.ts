@@ -199,18 +199,59 @@ describe('playout', { concurrency: true }, () => {
     assert.ok(frames.at(-1)!.frame.subarray(3).every((b) => b === 0xff), 'μ-law silence');
   });
 
-  test('a format change to another rate resizes frames and drops stale audio', async () => {
+  test('a format change with audio queued resamples it: same pitch, same length, new frames', async () => {
+    const { frames, sink } = recorder();
+    const playout = createPlayout(sink, F8);
+    const sine = (ms: number, rate: number, hz: number): Buffer => {
+      const pcm = Buffer.alloc(Math.round((rate * ms) / 1000) * 2);
+      for (let i = 0; i < pcm.length / 2; i++) pcm.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * hz * i) / rate)), i * 2);
+      return pcm;
+    };
+    await withPlayout(playout, async () => {
+      playout.enqueue(sine(400, 8000, 440), 'reply');
+      playout.start();
+      while (playout.playedMs('reply') < 100) await sleep(5);
+      playout.setFormat(F16);
+      const queued = playout.queuedMs;
+      assert.ok(Math.abs(queued + playout.playedMs('reply') - 400) <= 2, `${queued} ms queued after the switch`);
+      // Audio of the old rate still arriving is resampled on the way in.
+      playout.enqueue(sine(200, 8000, 440), 'late', 8000);
+      await playout.whenIdle();
+    });
+    assert.ok(Math.abs(playout.playedMs('reply') - 400) <= 2, `${playout.playedMs('reply')} ms of 400 played`);
+    assert.ok(Math.abs(playout.playedMs('late') - 200) <= 2, `${playout.playedMs('late')} ms of 200 played`);
+    const wide = frames.filter((w) => w.frame[0] === 0x12 && !isSilence(w.frame));
+    assert.ok(frames.slice(frames.indexOf(wide[0]!)).every((w) => w.frame[0] === 0x12 && w.frame.length === 643), 'after the switch only 16 kHz frames');
+    // 440 Hz at 16 kHz: zero crossings of the 16 kHz frames give the true frequency, not 880 Hz.
+    const pcm = Buffer.concat(wide.slice(1, -1).map((w) => w.frame.subarray(3)));
+    let crossings = 0;
+    for (let i = 2; i < pcm.length; i += 2) if ((pcm.readInt16LE(i - 2) < 0) !== (pcm.readInt16LE(i) < 0)) crossings++;
+    const hz = crossings / 2 / (pcm.length / 2 / 16000);
+    assert.ok(Math.abs(hz - 440) < 15, `${hz} Hz after the switch`);
+  });
+
+  test('reply audio after silence goes out at once and the clock re-phases from it', async () => {
     const { frames, sink } = recorder();
     const playout = createPlayout(sink, F8);
     await withPlayout(playout, async () => {
-      playout.enqueue(tone(1000, 8000), 'old');
-      playout.setFormat(F16);
-      assert.equal(playout.queuedMs, 0);
       playout.start();
-      await sleep(30);
+      while (frames.length < 3) await sleep(1);
+      // Land between two ticks: the next silence frame is due 5–15 ms from now.
+      await sleep(7);
+      const enqueuedAt = performance.now();
+      playout.enqueue(tone(100, 8000), 'reply');
+      const first = frames.find((w) => !isSilence(w.frame));
+      assert.ok(first, 'the first reply frame is written synchronously by enqueue');
+      assert.ok(first.at - enqueuedAt < 2, `${first.at - enqueuedAt} ms after enqueue`);
+      await playout.whenIdle();
     });
-    assert.ok(frames.length >= 1);
-    assert.ok(frames.every((w) => w.frame.length === 643 && isSilence(w.frame)));
+    const audio = frames.filter((w) => !isSilence(w.frame));
+    assert.equal(audio.length, 5);
+    // Paced from the first reply frame: frame k leaves about k × 20 ms after it, never earlier.
+    for (let k = 1; k < audio.length; k++) {
+      const offset = audio[k]!.at - audio[0]!.at;
+      assert.ok(offset >= k * 20 - 2, `frame ${k} at +${offset.toFixed(1)} ms: ahead of real time`);
+    }
   });
 
   test('nothing is written after stop(), and whenIdle() resolves', async () => {

@@ -520,7 +520,7 @@ describe('AudioSocket server over raw TCP', { concurrency: true }, () => {
       assert.ok(await peer.closedWithin(1500));
       assert.equal(h.calls.length, 0);
       assert.equal(h.server.stats.refused.allowlist, 1);
-      assert.equal(h.logs.filter((l) => l.msg === 'connection refused' && l.reason === 'allowlist').length, 1);
+      assert.equal(h.logs.filter((l) => l.msg === 'connection rejected' && l.reason === 'allowlist' && Number(l.level) >= 40).length, 1);
     } finally {
       await h.close();
     }

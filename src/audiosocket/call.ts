@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { ulawToPcm } from '../audio/mulaw.js';
 import { createPlayout, slinFormat, ulawFormat, type AudioFormat, type Playout } from '../call/playout.js';
 import type { Logger } from '../logger.js';
+import type { Rejection } from './rejection-log.js';
 import { AUDIO_KIND_RATES, HANGUP_MESSAGE, Kind, MessageReader, type Message } from './codec.js';
 
 /** Why a call ended. */
@@ -13,6 +14,7 @@ export type EndReason =
   | 'hangup_sent'
   | 'protocol_error'
   | 'idle_timeout'
+  | 'write_timeout'
   | 'handler_error'
   | 'server_closed';
 
@@ -51,6 +53,7 @@ export interface ConnectionCounters {
   protocolErrors: number;
   handshakeFailures: number;
   idleTimeouts: number;
+  writeTimeouts: number;
   framesIn: number;
   framesOut: number;
 }
@@ -61,8 +64,12 @@ export interface ConnectionOptions {
   idleTimeoutMs: number;
   handshakeTimeoutMs: number;
   formatWaitMs: number;
+  /** A call whose socket stays unwritable (peer not reading) this long is ended. */
+  writeTimeoutMs: number;
   log: Logger;
   counters: ConnectionCounters;
+  /** Told of a connection that ended before it became a call (for rate-limited logging). */
+  onRejected(rejection: Rejection): void;
   /** Called once the UUID is known. */
   onCall(call: Connection): void;
   /** Called once the socket is fully closed. */
@@ -121,7 +128,12 @@ export class Connection extends EventEmitter<CallEvents> implements AudioSocketC
         blocked: () => this.#socket.writableNeedDrain,
       },
       FALLBACK_FORMAT,
+      { stallMs: opts.writeTimeoutMs },
     );
+    this.playout.once('stalled', (blockedMs) => {
+      opts.counters.writeTimeouts++;
+      this.#end('write_timeout', false, { blockedMs: Math.round(blockedMs) });
+    });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (err) => this.#log.debug({ err: err.message }, 'socket error'));
@@ -279,7 +291,7 @@ export class Connection extends EventEmitter<CallEvents> implements AudioSocketC
   }
 
   /** Ends a connection that has no call id: one log line, no 0x00. */
-  #reject(reason: 'protocol_error' | 'handshake_timeout' | 'server_closed', detail: string): void {
+  #reject(reason: 'protocol_error' | 'handshake_timeout' | 'closed_early' | 'server_closed', detail: string): void {
     if (this.#ended) return;
     if (reason !== 'server_closed') this.#opts.counters.handshakeFailures++;
     if (reason === 'protocol_error') this.#opts.counters.protocolErrors++;
@@ -287,7 +299,7 @@ export class Connection extends EventEmitter<CallEvents> implements AudioSocketC
     this.#endReason = reason === 'server_closed' ? 'server_closed' : 'protocol_error';
     clearTimeout(this.#handshakeTimer);
     this.playout.stop();
-    this.#log.warn({ remote: this.remoteAddress, reason, detail }, 'connection rejected');
+    this.#opts.onRejected({ remote: this.remoteAddress, reason, detail });
     this.#closeSocket();
     this.#controller.abort(this.#endReason);
   }
@@ -302,7 +314,7 @@ export class Connection extends EventEmitter<CallEvents> implements AudioSocketC
     this.playout.stop();
     if (sendHangup && this.#socket.writable && !this.#socket.destroyed) this.#socket.write(HANGUP_MESSAGE);
     this.#closeSocket();
-    const level = reason === 'protocol_error' || reason === 'handler_error' || reason === 'peer_error' ? 'warn' : 'info';
+    const level = reason === 'protocol_error' || reason === 'handler_error' || reason === 'peer_error' || reason === 'write_timeout' ? 'warn' : 'info';
     this.#log[level]({ reason, durationMs: Date.now() - this.#startedAt, ...fields, ...this.playout.stats }, 'call ended');
     this.#controller.abort(reason);
     try {
@@ -322,7 +334,7 @@ export class Connection extends EventEmitter<CallEvents> implements AudioSocketC
     clearTimeout(this.#lingerTimer);
     if (!this.#ended) {
       if (this.established) this.#end('peer_closed', false);
-      else this.#reject('protocol_error', 'closed before the UUID message');
+      else this.#reject('closed_early', 'closed before the UUID message');
     }
     this.#closed = true;
     this.#opts.onClosed(this);

@@ -16,6 +16,8 @@ export interface AudioSocketConfig {
   handshakeTimeoutMs: number;
   /** How long to wait for the first audio frame before assuming 8 kHz slin (the app form's rate). */
   formatWaitMs: number;
+  /** A call whose socket cannot be written (the peer stopped reading) for this long is ended. */
+  writeTimeoutMs: number;
 }
 
 /** Reads the AUDIOSOCKET_* variables. */
@@ -34,5 +36,6 @@ export function readAudioSocketConfig(env: EnvReader): AudioSocketConfig {
     handshakeTimeoutMs: env.int('AUDIOSOCKET_HANDSHAKE_TIMEOUT_MS', 5_000, { min: 100 }),
     // The dialplan app hangs up after 2 s without frames, so the wait must stay well below that.
     formatWaitMs: env.int('AUDIOSOCKET_FORMAT_WAIT_MS', 300, { min: 0, max: 1500 }),
+    writeTimeoutMs: env.int('AUDIOSOCKET_WRITE_TIMEOUT_MS', 5_000, { min: 100 }),
   };
 }

@@ -5,6 +5,7 @@ import { silentLogger, type Logger } from '../logger.js';
 import { createAllowlist } from './allowlist.js';
 import { Connection, type AudioSocketCall, type ConnectionCounters, type EndReason } from './call.js';
 import { readAudioSocketConfig, type AudioSocketConfig } from './config.js';
+import { createRejectionLog, type RejectionLog } from './rejection-log.js';
 
 export type { AudioSocketCall, EndReason } from './call.js';
 
@@ -21,6 +22,8 @@ export interface AudioSocketStats {
   handshakeFailures: number;
   protocolErrors: number;
   idleTimeouts: number;
+  /** Calls ended because the peer stopped reading. */
+  writeTimeouts: number;
   handlerErrors: number;
   framesIn: number;
   framesOut: number;
@@ -70,12 +73,14 @@ class TcpAudioSocketServer extends EventEmitter<AudioSocketServerEvents> impleme
   readonly #allowed: (address: string | undefined) => boolean;
   readonly #server: Server;
   readonly #connections = new Set<Connection>();
+  readonly #rejections: RejectionLog;
   readonly #counters: ConnectionCounters & { accepted: number; handlerErrors: number; refused: Record<RefuseReason, number> } = {
     accepted: 0,
     refused: { allowlist: 0, capacity: 0, draining: 0 },
     handshakeFailures: 0,
     protocolErrors: 0,
     idleTimeouts: 0,
+    writeTimeouts: 0,
     handlerErrors: 0,
     framesIn: 0,
     framesOut: 0,
@@ -91,6 +96,7 @@ class TcpAudioSocketServer extends EventEmitter<AudioSocketServerEvents> impleme
     this.#log = options.log ?? silentLogger();
     this.#onCall = options.onCall;
     this.#allowed = createAllowlist(this.#config.allow);
+    this.#rejections = createRejectionLog(this.#log);
     this.#server = createServer((socket) => this.#onConnection(socket));
     this.#server.on('error', (err) => this.#log.error({ err: err.message }, 'audiosocket server error'));
   }
@@ -146,6 +152,7 @@ class TcpAudioSocketServer extends EventEmitter<AudioSocketServerEvents> impleme
     for (const conn of this.#connections) conn.shutdown();
     if (this.#connections.size > 0) await new Promise<void>((resolve) => this.#closeWaiters.push(resolve));
     await stopped;
+    this.#rejections.close();
   }
 
   #onConnection(socket: Socket): void {
@@ -156,7 +163,7 @@ class TcpAudioSocketServer extends EventEmitter<AudioSocketServerEvents> impleme
     else if (this.#connections.size >= this.#config.maxCalls) refusal = 'capacity';
     if (refusal !== undefined) {
       this.#counters.refused[refusal]++;
-      this.#log.warn({ remote, reason: refusal }, 'connection refused');
+      this.#rejections.rejected({ remote, reason: refusal });
       socket.on('error', () => {});
       socket.destroy();
       return;
@@ -167,8 +174,10 @@ class TcpAudioSocketServer extends EventEmitter<AudioSocketServerEvents> impleme
       idleTimeoutMs: this.#config.idleTimeoutMs,
       handshakeTimeoutMs: this.#config.handshakeTimeoutMs,
       formatWaitMs: this.#config.formatWaitMs,
+      writeTimeoutMs: this.#config.writeTimeoutMs,
       log: this.#log,
       counters: this.#counters,
+      onRejected: (rejection) => this.#rejections.rejected(rejection),
       onCall: (call) => this.#startCall(call),
       onClosed: (c) => this.#onClosed(c),
     });
@@ -181,7 +190,7 @@ class TcpAudioSocketServer extends EventEmitter<AudioSocketServerEvents> impleme
     const fail = (err: unknown): void => {
       if (call.ended) return;
       this.#counters.handlerErrors++;
-      call.log.error({ err: err instanceof Error ? err.message : String(err) }, 'call handler failed');
+      call.log.error({ err }, 'call handler failed');
       call.hangUp('handler_error');
     };
     try {

@@ -13,6 +13,8 @@ export interface ConversationConfig {
   /** Caller silence (with the bot idle) before the inactivity prompt; the second time ends the call. */
   inactivityMs: number;
   maxCallMs: number;
+  /** A last phrase (goodbye, transfer) plays at most this long before the call is hung up anyway. */
+  lastPhraseMaxMs: number;
   bargeIn: boolean;
   /** Caller voice must last this long during bot audio before a barge-in is considered. */
   bargeInMinSpeechMs: number;
@@ -42,6 +44,7 @@ export function readConversationConfig(env: EnvReader): ConversationConfig {
     transferText: env.optionalString('TRANSFER_TEXT'),
     inactivityMs: env.int('INACTIVITY_MS', 10_000, { min: 1000 }),
     maxCallMs: env.int('MAX_CALL_MS', 900_000, { min: 1000 }),
+    lastPhraseMaxMs: env.int('LAST_PHRASE_MAX_MS', 10_000, { min: 100 }),
     bargeIn: env.bool('BARGE_IN', true),
     bargeInMinSpeechMs: env.int('BARGE_IN_MIN_SPEECH_MS', 200, { min: 0 }),
     bargeInMinChars: env.int('BARGE_IN_MIN_CHARS', 2, { min: 0 }),

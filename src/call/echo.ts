@@ -35,7 +35,7 @@ export function createEchoHandler(
       frames = [];
       bytes = 0;
       call.log.debug({ tag, ms: Math.round((pcm.length / 2 / sampleRate) * 1000) }, 'echo utterance');
-      call.playout.enqueue(pcm, tag);
+      call.playout.enqueue(pcm, tag, sampleRate);
     };
 
     call.on('audio', (pcm) => {

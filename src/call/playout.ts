@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { FRAME_MS } from '../audio/pcm.js';
+import { FRAME_MS, frameBytes, pcmDurationMs } from '../audio/pcm.js';
 import { pcmToUlaw, ULAW_SILENCE } from '../audio/mulaw.js';
+import { resample } from '../audio/resample.js';
 
 /** The 3-byte AudioSocket header: kind, 16-bit big-endian length. */
 const HEADER_BYTES = 3;
@@ -47,10 +48,20 @@ export interface TagPlayed {
   droppedMs: number;
 }
 
-/** Events of a playout: first frame of a tag written (performance.now() time), queue drained. */
+/**
+ * Events of a playout: first frame of a tag written (performance.now() time), queue drained, and
+ * the sink blocked for longer than the stall limit (once per blocked spell).
+ */
 export interface PlayoutEvents {
   tagStart: [tag: string, at: number];
   idle: [];
+  stalled: [blockedMs: number];
+}
+
+/** Tuning of one playout. */
+export interface PlayoutOptions {
+  /** A sink blocked this long emits `stalled`, ms; never when undefined. */
+  stallMs?: number;
 }
 
 /** A paced 20 ms frame writer for one call. */
@@ -66,10 +77,14 @@ export interface Playout extends EventEmitter<PlayoutEvents> {
   start(): void;
   /** Stops the clock for good; nothing is written afterwards. */
   stop(): void;
-  /** Switches the wire format; audio queued at another rate is dropped. */
+  /** Switches the wire format; audio already queued is resampled to the new rate, not dropped. */
   setFormat(format: AudioFormat): void;
-  /** Queues s16le PCM at `format.sampleRate`; the buffer must not be changed afterwards. */
-  enqueue(pcm: Buffer, tag?: string): void;
+  /**
+   * Queues s16le PCM at `sampleRate` (the wire rate when omitted), resampled to the wire rate when
+   * they differ; the buffer must not be changed afterwards. Audio arriving while the playout sends
+   * silence goes out at once and the 20 ms clock re-phases from it.
+   */
+  enqueue(pcm: Buffer, tag?: string, sampleRate?: number): void;
   /** Drops everything queued (barge-in): the next frame written is silence. */
   clear(): TagPlayed[];
   /** Marks a reply in progress: empty ticks after its first frame count as underruns. */
@@ -99,7 +114,7 @@ interface Segment {
 }
 
 interface TagState {
-  playedBytes: number;
+  playedMs: number;
   started: boolean;
 }
 
@@ -123,6 +138,7 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
     reanchors: 0,
     lostMs: 0,
   };
+  readonly #stallMs: number | undefined;
   #format: AudioFormat;
   #pcmFrameBytes = 0;
   #silence: Buffer = Buffer.alloc(0);
@@ -137,10 +153,15 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
   #next = 0;
   #running = false;
   #stopped = false;
+  /** True while the last frame written was silence: new audio need not wait for the next tick. */
+  #silent = true;
+  #blockedSince: number | undefined;
+  #stallReported = false;
 
-  constructor(sink: PlayoutSink, format: AudioFormat) {
+  constructor(sink: PlayoutSink, format: AudioFormat, options: PlayoutOptions = {}) {
     super();
     this.#sink = sink;
+    this.#stallMs = options.stallMs;
     this.#format = format;
     this.#applyFormat(format);
   }
@@ -154,7 +175,7 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
   }
 
   get queuedMs(): number {
-    return (this.#queuedBytes / 2 / this.#format.sampleRate) * 1000;
+    return pcmDurationMs(this.#queuedBytes, this.#format.sampleRate);
   }
 
   get idle(): boolean {
@@ -190,18 +211,34 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
       this.#format = format;
       return;
     }
-    if (old.sampleRate !== format.sampleRate) this.clear();
     this.#format = format;
     this.#applyFormat(format);
+    if (old.sampleRate === format.sampleRate) return;
+    // What is queued keeps its pitch and length across the switch: resampled, segment by segment.
+    this.#queuedBytes = 0;
+    for (const seg of this.#queue) {
+      seg.buf = resample(seg.buf.subarray(seg.offset), old.sampleRate, format.sampleRate);
+      seg.offset = 0;
+      this.#queuedBytes += seg.buf.length;
+    }
+    this.#queue = this.#queue.filter((seg) => seg.buf.length > 0);
   }
 
-  enqueue(pcm: Buffer, tag?: string): void {
+  enqueue(pcm: Buffer, tag?: string, sampleRate = this.#format.sampleRate): void {
     if (this.#stopped || pcm.length === 0) return;
-    this.#queue.push({ buf: pcm, offset: 0, tag });
-    this.#queuedBytes += pcm.length;
+    const buf = sampleRate === this.#format.sampleRate ? pcm : resample(pcm, sampleRate, this.#format.sampleRate);
+    if (buf.length === 0) return;
+    this.#queue.push({ buf, offset: 0, tag });
+    this.#queuedBytes += buf.length;
     if (tag !== undefined && !this.#tags.has(tag)) {
-      this.#tags.set(tag, { playedBytes: 0, started: false });
+      this.#tags.set(tag, { playedMs: 0, started: false });
       if (this.#tags.size > MAX_TAGS) this.#tags.delete(this.#tags.keys().next().value!);
+    }
+    if (this.#silent && this.#running && this.#timer !== undefined && this.#hasFrame()) {
+      // The caller is hearing silence: send the first frame of the reply now, not at the next tick.
+      clearTimeout(this.#timer);
+      this.#next = performance.now();
+      this.#tick();
     }
   }
 
@@ -218,7 +255,7 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
     const result = [...dropped].map(([tag, bytes]) => ({
       tag,
       playedMs: this.playedMs(tag),
-      droppedMs: this.#bytesToMs(bytes),
+      droppedMs: pcmDurationMs(bytes, this.#format.sampleRate),
     }));
     if (hadQueued && !this.#streamOpen) this.#becameIdle();
     return result;
@@ -237,8 +274,7 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
   }
 
   playedMs(tag: string): number {
-    const state = this.#tags.get(tag);
-    return state ? this.#bytesToMs(state.playedBytes) : 0;
+    return this.#tags.get(tag)?.playedMs ?? 0;
   }
 
   whenIdle(): Promise<void> {
@@ -246,12 +282,12 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  #bytesToMs(bytes: number): number {
-    return (bytes / 2 / this.#format.sampleRate) * 1000;
+  #hasFrame(): boolean {
+    return this.#queuedBytes >= this.#pcmFrameBytes || (this.#queuedBytes > 0 && !this.#streamOpen);
   }
 
   #applyFormat(format: AudioFormat): void {
-    this.#pcmFrameBytes = Math.round((format.sampleRate * FRAME_MS) / 1000) * 2;
+    this.#pcmFrameBytes = frameBytes(format.sampleRate);
     this.#silence = Buffer.alloc(HEADER_BYTES + format.payloadBytes, format.encoding === 'ulaw' ? ULAW_SILENCE : 0);
     this.#silence[0] = format.kind;
     this.#silence.writeUInt16BE(format.payloadBytes, 1);
@@ -276,17 +312,22 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
   #writeOne(): void {
     if (this.#sink.blocked()) {
       this.#stats.backpressureSkips++;
+      this.#checkStall();
       return;
     }
+    this.#blockedSince = undefined;
+    this.#stallReported = false;
     const need = this.#pcmFrameBytes;
-    const haveAudio = this.#queuedBytes >= need || (this.#queuedBytes > 0 && !this.#streamOpen);
-    if (!haveAudio) {
+    if (!this.#hasFrame()) {
       if (this.#streamOpen && this.#streamPlaying) this.#stats.underruns++;
       this.#sink.write(this.#silence);
       this.#stats.framesWritten++;
       this.#stats.silenceFrames++;
+      this.#silent = true;
       return;
     }
+    this.#silent = false;
+    const rate = this.#format.sampleRate;
     const frame = Buffer.allocUnsafe(HEADER_BYTES + this.#format.payloadBytes);
     frame[0] = this.#format.kind;
     frame.writeUInt16BE(this.#format.payloadBytes, 1);
@@ -304,7 +345,7 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
       if (seg.tag !== undefined) {
         const state = this.#tags.get(seg.tag);
         if (state) {
-          state.playedBytes += n;
+          state.playedMs += pcmDurationMs(n, rate);
           if (!state.started) {
             state.started = true;
             (started ??= []).push(seg.tag);
@@ -328,6 +369,15 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
     if (this.#queuedBytes === 0 && !this.#streamOpen) this.#becameIdle();
   }
 
+  #checkStall(): void {
+    if (this.#stallMs === undefined || this.#stallReported) return;
+    const now = performance.now();
+    this.#blockedSince ??= now;
+    if (now - this.#blockedSince < this.#stallMs) return;
+    this.#stallReported = true;
+    this.emit('stalled', now - this.#blockedSince);
+  }
+
   #becameIdle(): void {
     this.emit('idle');
     this.#resolveIdle();
@@ -341,6 +391,6 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
 }
 
 /** Creates a playout writing to `sink` in `format`; call `start()` to begin the 20 ms clock. */
-export function createPlayout(sink: PlayoutSink, format: AudioFormat): Playout {
-  return new PacedPlayout(sink, format);
+export function createPlayout(sink: PlayoutSink, format: AudioFormat, options?: PlayoutOptions): Playout {
+  return new PacedPlayout(sink, format, options);
 }

@@ -1,6 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import type { Asr, AsrEvent } from '../asr/asr.js';
 import type { AudioSocketCall } from '../audiosocket/call.js';
+import { pcmDurationMs } from '../audio/pcm.js';
+import { createResampler, type Resampler } from '../audio/resample.js';
 import { rms } from '../audio/vad.js';
 import { isAbortError, VoicebotError } from '../errors.js';
 import type { CallControl } from '../llm/llm.js';
@@ -10,7 +12,7 @@ import { AsyncQueue } from './async-queue.js';
 import type { ConversationConfig } from './conversation-config.js';
 import { heardText } from './heard.js';
 import { summarizeTurns, TURN_STAGES, TurnTrace, type TurnLatency } from './latency-trace.js';
-import { Turn, type ReplyAudio, type TurnOutcome, type TurnPipeline } from './turn.js';
+import { Turn, type ReplyAudio, type TurnOutcome, type TurnPipeline, type UnplayedAudio } from './turn.js';
 
 /** The model side of one call: replies to an utterance, and records what was actually heard. */
 export interface Dialogue {
@@ -44,10 +46,11 @@ export interface ConversationDeps {
   createDialogue(control: CallControl, log: Logger): Dialogue;
   /** Speakable chunks from text deltas. */
   chunks(deltas: AsyncIterable<string>): AsyncIterable<string>;
-  /** Audio for chunks, strictly in order, at `sampleRate`. */
-  synthesize(chunks: AsyncIterable<string>, sampleRate: number, signal: AbortSignal, log: Logger): AsyncIterable<ReplyAudio>;
-  /** A fixed phrase's audio (cached). */
-  phrase(text: string, sampleRate: number, signal: AbortSignal): Promise<Buffer>;
+  /** Audio for chunks, strictly in order. */
+  /** `sampleRate` is read as each chunk's synthesis starts: the wire rate may change mid-reply. */
+  synthesize(chunks: AsyncIterable<string>, sampleRate: () => number, signal: AbortSignal, log: Logger): AsyncIterable<ReplyAudio>;
+  /** A fixed phrase's audio (cached), streamed as it is synthesized on a cache miss. */
+  phrase(text: string, sampleRate: number, signal: AbortSignal): AsyncIterable<Buffer>;
   /** The greeting from an audio file, when one is configured. */
   greetingAudio?(sampleRate: number): Promise<Buffer>;
   channelControl?(callId: string, log: Logger): ChannelControl;
@@ -107,16 +110,10 @@ export async function runConversation(
   deps: ConversationDeps,
   onSession?: (session: { goodbye(): Promise<void> }) => void,
 ): Promise<void> {
-  // Audio can arrive in the same TCP chunk as the UUID: keep it until the format is known.
-  const early: Buffer[] = [];
-  const keep = (pcm: Buffer) => early.push(pcm);
-  call.on('audio', keep);
-  const format = await call.format;
-  call.off('audio', keep);
-  if (call.signal.aborted) return;
-  const session = new CallSession(call, deps, format.sampleRate);
+  // Synchronously up to the listeners: audio can arrive in the same TCP chunk as the UUID.
+  const session = new CallSession(call, deps);
   onSession?.({ goodbye: () => session.goodbye('drain') });
-  await session.run(early);
+  await session.run();
 }
 
 class CallSession {
@@ -124,7 +121,6 @@ class CallSession {
   readonly #deps: ConversationDeps;
   readonly #config: ConversationConfig;
   readonly #log: Logger;
-  readonly #sampleRate: number;
   readonly #audio = new AsyncQueue<Buffer>(ASR_QUEUE_FRAMES);
   readonly #dialogue: Dialogue;
   readonly #channel: ChannelControl | undefined;
@@ -134,7 +130,7 @@ class CallSession {
   #turnCount = 0;
   #current: TurnInfo | undefined;
   #speculative: TurnInfo | undefined;
-  #interrupted: { info: TurnInfo; at: number; unplayed: { tag: string; pcm: Buffer }[] } | undefined;
+  #interrupted: { info: TurnInfo; at: number; unplayed: UnplayedAudio[] } | undefined;
   // Caller voice, timed on inbound frames.
   #voicedMs = 0;
   #lastVoicedAt: number | undefined;
@@ -153,31 +149,33 @@ class CallSession {
   #ending = false;
   #asrWorks = false;
   #outcome: CallOutcome | undefined;
+  /** The rate the recognizer was opened at: the first inbound frame's. */
+  #asrRate: number | undefined;
+  /** Converts inbound audio to `#asrRate` after the wire format changed. */
+  #toAsrRate: Resampler | undefined;
+  #recognition: Promise<void> | undefined;
 
-  constructor(call: AudioSocketCall, deps: ConversationDeps, sampleRate: number) {
+  constructor(call: AudioSocketCall, deps: ConversationDeps) {
     this.#call = call;
     this.#deps = deps;
     this.#config = deps.config;
     this.#log = call.log;
-    this.#sampleRate = sampleRate;
     this.#channel = deps.channelControl?.(call.id, call.log);
     // Read the dialplan's call-to-channel link at once, while the channel surely exists.
     void this.#channel?.resolveChannel?.();
     this.#dialogue = deps.createDialogue(this.#callControl(), call.log);
   }
 
-  async run(early: readonly Buffer[] = []): Promise<void> {
+  async run(): Promise<void> {
     const call = this.#call;
     const onAudio = (pcm: Buffer) => this.#onAudio(pcm);
     const onDtmf = (digit: string) => this.#onDtmf(digit);
-    for (const pcm of early) this.#onAudio(pcm);
     call.on('audio', onAudio);
     call.on('dtmf', onDtmf);
     this.#timer(() => void this.#finish('max_duration', this.#deps.phrases.goodbye), this.#config.maxCallMs);
     const ended = new Promise<void>((resolve) => call.signal.addEventListener('abort', () => resolve(), { once: true }));
 
     void this.#greet();
-    const recognition = this.#recognize();
     await ended;
 
     call.off('audio', onAudio);
@@ -188,7 +186,7 @@ class CallSession {
     this.#channel?.detach();
     this.#speculative?.turn.abort('discarded');
     this.#current?.turn.abort('interrupted');
-    await recognition;
+    await this.#recognition;
     await Promise.allSettled([this.#current?.turn.done, this.#speculative?.turn.done]);
     if (this.#interrupted) this.#settle(this.#interrupted.info);
     if (this.#current) this.#settle(this.#current);
@@ -213,10 +211,12 @@ class CallSession {
 
   // ---- caller audio and recognition ----
 
-  #onAudio(pcm: Buffer): void {
+  #onAudio(wire: Buffer): void {
+    const pcm = this.#atAsrRate(wire);
+    if (pcm.length === 0) return;
     this.#audio.push(pcm);
     const now = performance.now();
-    const ms = (pcm.length / 2 / this.#sampleRate) * 1000;
+    const ms = pcmDurationMs(pcm.length, this.#asrRate!);
     if (rms(pcm) >= this.#deps.vadThreshold) {
       this.#voicedMs += ms;
       this.#lastUnvoicedRunMs = 0;
@@ -229,10 +229,25 @@ class CallSession {
     }
   }
 
-  async #recognize(): Promise<void> {
+  /**
+   * Caller audio at the recognizer's rate. The recognizer opens on the first frame, at its rate;
+   * after a later format change the audio is resampled, never sent at a rate it was not told.
+   */
+  #atAsrRate(pcm: Buffer): Buffer {
+    const rate = this.#call.currentFormat?.sampleRate ?? this.#call.playout.format.sampleRate;
+    if (this.#asrRate === undefined) {
+      this.#asrRate = rate;
+      this.#recognition = this.#recognize(rate);
+    }
+    if (rate === this.#asrRate) return pcm;
+    if (this.#toAsrRate?.fromRate !== rate) this.#toAsrRate = createResampler(rate, this.#asrRate);
+    return this.#toAsrRate.process(pcm);
+  }
+
+  async #recognize(sampleRate: number): Promise<void> {
     try {
       for await (const event of this.#deps.asr.transcribe(this.#audio, {
-        sampleRate: this.#sampleRate,
+        sampleRate,
         signal: this.#call.signal,
         log: this.#log,
       })) {
@@ -327,7 +342,6 @@ class CallSession {
       id,
       trace: new TurnTrace(id),
       playout: this.#call.playout,
-      sampleRate: this.#sampleRate,
       callSignal: this.#call.signal,
       log: this.#log,
       speculative,
@@ -340,7 +354,7 @@ class CallSession {
       {
         deltas: (signal) => this.#dialogue.reply(userText, signal),
         chunks: (deltas) => this.#deps.chunks(deltas),
-        audio: (chunks, signal) => this.#deps.synthesize(chunks, this.#sampleRate, signal, this.#log),
+        audio: (chunks, signal) => this.#deps.synthesize(chunks, () => this.#call.playout.format.sampleRate, signal, this.#log),
       },
       speculative,
     );
@@ -350,13 +364,18 @@ class CallSession {
   }
 
   /** Plays a fixed phrase as a turn of its own, so barge-in and heard-text work the same way. */
-  #playPhrase(text: string, audio?: () => Promise<Buffer>): TurnInfo {
-    const load = audio ?? (() => this.#deps.phrase(text, this.#sampleRate, this.#call.signal));
+  #playPhrase(text: string, audio?: (sampleRate: number) => Promise<Buffer>): TurnInfo {
+    // The wire rate when the phrase starts; a later switch resamples it in the playout.
+    const sampleRate = this.#call.playout.format.sampleRate;
+    const phrase = this.#deps.phrase;
     const turn = this.#newTurn({
       deltas: () => once(text),
       chunks: (deltas) => deltas,
-      audio: async function* (chunks) {
-        for await (const chunk of chunks) yield { index: 0, text: chunk, pcm: await load(), last: true };
+      audio: async function* (chunks, signal) {
+        for await (const chunk of chunks) {
+          if (audio) yield { index: 0, text: chunk, pcm: await audio(sampleRate), sampleRate, last: true };
+          else for await (const pcm of phrase(chunk, sampleRate, signal)) yield { index: 0, text: chunk, pcm, sampleRate, last: false };
+        }
       },
     });
     const info: TurnInfo = { turn, userText: undefined, settled: false };
@@ -436,7 +455,7 @@ class CallSession {
     this.#log.info({ turn: cut.info.turn.id }, 'barge-in was a false alarm; resuming');
     const playout = this.#call.playout;
     playout.beginStream();
-    for (const { tag, pcm } of cut.unplayed) playout.enqueue(pcm, tag);
+    for (const { tag, pcm, sampleRate } of cut.unplayed) playout.enqueue(pcm, tag, sampleRate);
     playout.endStream();
     this.#current = cut.info;
     void playout.whenIdle().then(() => {
@@ -524,11 +543,10 @@ class CallSession {
   // ---- lifecycle ----
 
   async #greet(): Promise<void> {
-    const { greetingAudio } = this.#deps;
-    const info = this.#playPhrase(
-      this.#deps.phrases.greeting,
-      greetingAudio ? () => greetingAudio(this.#sampleRate) : undefined,
-    );
+    // The greeting is synthesized at the wire rate: the first frame's, or the fallback's.
+    await this.#call.format;
+    if (this.#call.signal.aborted || this.#ending) return;
+    const info = this.#playPhrase(this.#deps.phrases.greeting, this.#deps.greetingAudio);
     await info.turn.done;
   }
 
@@ -569,11 +587,12 @@ class CallSession {
     this.#outcome = outcome;
     this.#speculative?.turn.abort('discarded');
     if (phrase !== undefined) {
-      try {
-        await this.#playPhrase(phrase).turn.done;
-      } catch {
-        // The phrase is a courtesy: hang up regardless.
-      }
+      // The phrase is a courtesy: a peer that stops reading must not hold the call open.
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<void>((resolve) => (timer = this.#timer(resolve, this.#config.lastPhraseMaxMs)));
+      await Promise.race([this.#playPhrase(phrase).turn.done.catch(() => undefined), limit]);
+      clearTimeout(timer);
+      if (!this.#call.signal.aborted && !this.#call.playout.idle) this.#log.warn({ outcome, limitMs: this.#config.lastPhraseMaxMs }, 'last phrase not played in time; hanging up');
     }
     if (this.#call.signal.aborted) return;
     this.#log.info({ outcome }, 'ending the call');

@@ -1,3 +1,4 @@
+import { pcmDurationMs } from '../audio/pcm.js';
 import { isAbortError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Playout } from './playout.js';
@@ -9,8 +10,17 @@ export interface ReplyAudio {
   index: number;
   text: string;
   pcm: Buffer;
+  /** Rate of `pcm`, Hz: the wire rate when its synthesis started. */
+  sampleRate: number;
   /** True on the last piece of chunk `index`. */
   last: boolean;
+}
+
+/** Audio of a turn the caller has not heard yet, at its own rate. */
+export interface UnplayedAudio {
+  tag: string;
+  pcm: Buffer;
+  sampleRate: number;
 }
 
 /** The stages a turn runs, composed by the caller: text deltas → chunks → audio. */
@@ -29,8 +39,8 @@ export type TurnOutcome = 'played' | 'interrupted' | 'discarded' | 'failed';
 interface ChunkAudio {
   text: string;
   tag: string;
-  buffers: Buffer[];
-  bytes: number;
+  buffers: { pcm: Buffer; sampleRate: number }[];
+  ms: number;
 }
 
 /**
@@ -43,7 +53,6 @@ export class Turn {
   readonly #controller = new AbortController();
   readonly #signal: AbortSignal;
   readonly #playout: Playout;
-  readonly #sampleRate: number;
   readonly #log: Logger;
   readonly #chunks: ChunkAudio[] = [];
   readonly #onTagStart: (tag: string, at: number) => void;
@@ -58,7 +67,6 @@ export class Turn {
     id: number;
     trace: TurnTrace;
     playout: Playout;
-    sampleRate: number;
     callSignal: AbortSignal;
     pipeline: TurnPipeline;
     log: Logger;
@@ -67,7 +75,6 @@ export class Turn {
     this.id = opts.id;
     this.trace = opts.trace;
     this.#playout = opts.playout;
-    this.#sampleRate = opts.sampleRate;
     this.#log = opts.log;
     this.#signal = AbortSignal.any([opts.callSignal, this.#controller.signal]);
     this.#isCommitted = !opts.speculative;
@@ -102,7 +109,7 @@ export class Turn {
   pieces(): SpokenPiece[] {
     return this.#chunks.map((c) => ({
       text: c.text,
-      totalMs: (c.bytes / 2 / this.#sampleRate) * 1000,
+      totalMs: c.ms,
       playedMs: this.#playout.playedMs(c.tag),
     }));
   }
@@ -111,17 +118,19 @@ export class Turn {
    * The audio this turn queued but the caller has not heard, from the cut point on: used to
    * resume after a false-alarm barge-in, so nothing is spoken twice.
    */
-  unplayed(): { tag: string; pcm: Buffer }[] {
-    const out: { tag: string; pcm: Buffer }[] = [];
+  unplayed(): UnplayedAudio[] {
+    const out: UnplayedAudio[] = [];
     for (const chunk of this.#chunks) {
-      let skip = Math.round((this.#playout.playedMs(chunk.tag) / 1000) * this.#sampleRate) * 2;
-      for (const buf of chunk.buffers) {
-        if (skip >= buf.length) {
-          skip -= buf.length;
+      let skipMs = this.#playout.playedMs(chunk.tag);
+      for (const { pcm, sampleRate } of chunk.buffers) {
+        const ms = pcmDurationMs(pcm.length, sampleRate);
+        if (skipMs >= ms) {
+          skipMs -= ms;
           continue;
         }
-        out.push({ tag: chunk.tag, pcm: skip > 0 ? buf.subarray(skip) : buf });
-        skip = 0;
+        const skip = Math.round((skipMs / 1000) * sampleRate) * 2;
+        out.push({ tag: chunk.tag, pcm: skip > 0 ? pcm.subarray(skip) : pcm, sampleRate });
+        skipMs = 0;
       }
     }
     return out;
@@ -144,9 +153,9 @@ export class Turn {
         }
         const chunk = this.#chunk(piece.index, piece.text);
         if (piece.pcm.length > 0) {
-          chunk.buffers.push(piece.pcm);
-          chunk.bytes += piece.pcm.length;
-          this.#playout.enqueue(piece.pcm, chunk.tag);
+          chunk.buffers.push({ pcm: piece.pcm, sampleRate: piece.sampleRate });
+          chunk.ms += pcmDurationMs(piece.pcm.length, piece.sampleRate);
+          this.#playout.enqueue(piece.pcm, chunk.tag, piece.sampleRate);
         }
       }
     } catch (err) {
@@ -165,7 +174,7 @@ export class Turn {
   #chunk(index: number, text: string): ChunkAudio {
     let chunk = this.#chunks[index];
     if (chunk === undefined) {
-      chunk = { text, tag: `t${this.id}.${index}`, buffers: [], bytes: 0 };
+      chunk = { text, tag: `t${this.id}.${index}`, buffers: [], ms: 0 };
       this.#chunks[index] = chunk;
     }
     return chunk;

@@ -25,6 +25,7 @@ export interface ServerStatsSnapshot {
   handshakeFailures?: number;
   protocolErrors?: number;
   idleTimeouts?: number;
+  writeTimeouts?: number;
   handlerErrors?: number;
   framesIn?: number;
   framesOut?: number;
@@ -123,6 +124,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   fromStats('voicebot_playout_backpressure_skips_total', 'Paced ticks skipped because the socket was not draining.', (s) => s.backpressureSkips);
   fromStats('voicebot_playout_reanchors_total', 'Times the playout clock fell behind and re-anchored.', (s) => s.reanchors);
   fromStats('voicebot_handshake_failures_total', 'Connections that never sent a valid UUID message.', (s) => s.handshakeFailures);
+  fromStats('voicebot_write_timeouts_total', 'Calls ended because the peer stopped reading.', (s) => s.writeTimeouts);
   fromStats('voicebot_protocol_errors_total', 'Calls ended by a malformed AudioSocket message.', (s) => s.protocolErrors);
   fromStats('voicebot_idle_timeouts_total', 'Calls ended because the peer sent nothing for too long.', (s) => s.idleTimeouts);
   fromStats('voicebot_handler_errors_total', 'Calls ended because their handler failed.', (s) => s.handlerErrors);

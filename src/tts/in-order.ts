@@ -9,6 +9,8 @@ export interface SynthesizedAudio {
   index: number;
   text: string;
   pcm: Buffer;
+  /** Rate of `pcm`, Hz: the rate asked for when the chunk's synthesis started. */
+  sampleRate: number;
   last: boolean;
   /** On the last piece of a chunk whose synthesis failed: why. The next chunks still play. */
   error?: VoicebotError;
@@ -16,7 +18,8 @@ export interface SynthesizedAudio {
 
 /** Rate, cancellation and parallelism of `synthesizeInOrder`. */
 export interface InOrderOptions {
-  sampleRate: number;
+  /** The rate to synthesize at, read as each chunk's request starts (the wire rate can change). */
+  sampleRate: number | (() => number);
   /** Barge-in: everything pending is aborted and the generator ends without error. */
   signal: AbortSignal;
   /** Chunks synthesized at once, counting the one being delivered. */
@@ -27,6 +30,7 @@ export interface InOrderOptions {
 interface Slot {
   index: number;
   text: string;
+  sampleRate: number;
   pieces: Buffer[];
   done: boolean;
   error?: VoicebotError;
@@ -42,7 +46,8 @@ const EMPTY = Buffer.alloc(0);
  * started have been delivered.
  */
 export async function* synthesizeInOrder(chunks: AsyncIterable<string>, tts: Tts, options: InOrderOptions): AsyncIterable<SynthesizedAudio> {
-  const { sampleRate, signal, log } = options;
+  const { signal, log } = options;
+  const rateNow = typeof options.sampleRate === 'function' ? options.sampleRate : () => options.sampleRate as number;
   const concurrency = Math.max(1, Math.floor(options.concurrency));
   if (signal.aborted) return;
   const stop = new AbortController();
@@ -63,7 +68,7 @@ export async function* synthesizeInOrder(chunks: AsyncIterable<string>, tts: Tts
 
   const synthesize = async (slot: Slot): Promise<void> => {
     try {
-      for await (const pcm of tts.synthesize(slot.text, { sampleRate, signal: inner })) {
+      for await (const pcm of tts.synthesize(slot.text, { sampleRate: slot.sampleRate, signal: inner })) {
         if (inner.aborted) break;
         if (pcm.length === 0) continue;
         slot.pieces.push(pcm);
@@ -87,7 +92,7 @@ export async function* synthesizeInOrder(chunks: AsyncIterable<string>, tts: Tts
         if (text.trim() === '') continue;
         while (slots.length - delivered >= concurrency && !inner.aborted) await changed();
         if (inner.aborted) break;
-        const slot: Slot = { index: slots.length, text, pieces: [], done: false };
+        const slot: Slot = { index: slots.length, text, sampleRate: rateNow(), pieces: [], done: false };
         slots.push(slot);
         void synthesize(slot);
         notify();
@@ -116,14 +121,14 @@ export async function* synthesizeInOrder(chunks: AsyncIterable<string>, tts: Tts
       }
       const pcm = slot.pieces.shift();
       if (pcm !== undefined) {
-        yield { index: slot.index, text: slot.text, pcm, last: false };
+        yield { index: slot.index, text: slot.text, pcm, sampleRate: slot.sampleRate, last: false };
         continue;
       }
       if (slot.done) {
         slots[delivered] = undefined;
         delivered++;
         notify();
-        const end: SynthesizedAudio = { index: slot.index, text: slot.text, pcm: EMPTY, last: true };
+        const end: SynthesizedAudio = { index: slot.index, text: slot.text, pcm: EMPTY, sampleRate: slot.sampleRate, last: true };
         if (slot.error !== undefined) end.error = slot.error;
         yield end;
         continue;
