@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { pcmToUlaw } from '../src/audio/mulaw.js';
 import { decodeFrame, heardAudio } from '../src/sim/received-audio.js';
-import { measurePcmTone, measureTone, type ToneReport } from '../src/sim/tone.js';
+import { frameSound, measurePcmTone, measureTone, toneByRate, type ToneReport } from '../src/sim/tone.js';
 
 /** `ms` of a sine at `hz`, sampled at `rate`, starting at sample `from` of the same sine. */
 function sine(hz: number, rate: number, ms: number, from = 0, amplitude = 8000): Buffer {
@@ -42,6 +42,16 @@ describe('tone check', () => {
     const heard = heardAudio(stream);
     assert.equal(heard.sampleRate, 16000);
     assertTone(measurePcmTone(heard.pcm, heard.sampleRate), 440, 1500);
+  });
+
+  test('by rate, each part of a switching stream reads apart: 8 kHz audio in 0x12 frames shows as the octave-high part', () => {
+    const pcm = sine(440, 8000, 1000);
+    const stream = [...frames(0x10, pcm.subarray(0, 8000), 320), ...frames(0x12, pcm.subarray(8000), 640)];
+    const sounds = stream.map((f) => frameSound(decodeFrame(f.kind, f.payload).pcm, decodeFrame(f.kind, f.payload).sampleRate));
+    const parts = toneByRate([...sounds, ...sounds]);
+    assert.deepEqual([...parts.keys()], [8000, 16000]);
+    assertTone(parts.get(8000)!, 440, 1000);
+    assertTone(parts.get(16000)!, 880, 500);
   });
 
   test('160-byte 0x10 payloads are decoded as μ-law', () => {

@@ -118,6 +118,23 @@ export function toneOf(sounds: Iterable<FrameSound>): ToneReport {
   };
 }
 
+/** A zero-length unvoiced frame: ends a stretch of voiced frames without adding time. */
+const BREAK: FrameSound = { sampleRate: 1, samples: 0, voiced: false, crossings: 0, firstCrossing: NaN, lastCrossing: NaN, firstSign: 0, lastSign: 0 };
+
+/** `toneOf` for the frames of each true rate apart, keyed by rate: shows which part of a stream that changes kind is off. */
+export function toneByRate(sounds: Iterable<FrameSound>): Map<number, ToneReport> {
+  const parts = new Map<number, FrameSound[]>();
+  let previous: number | undefined;
+  for (const s of sounds) {
+    if (previous !== undefined && previous !== s.sampleRate) parts.get(previous)!.push(BREAK);
+    let part = parts.get(s.sampleRate);
+    if (part === undefined) parts.set(s.sampleRate, (part = []));
+    part.push(s);
+    previous = s.sampleRate;
+  }
+  return new Map([...parts].map(([rate, part]) => [rate, toneOf(part)]));
+}
+
 /** To 0.1: finer than any tone or duration check needs, and free of float noise. */
 function round(value: number): number {
   return Math.round(value * 10) / 10;
