@@ -1,48 +1,16 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { silence } from '../src/audio/frames.js';
 import { readWav } from '../src/audio/wav.js';
-import { HANGUP_MESSAGE, MessageReader, encodeAudio, type Message } from '../src/audiosocket/codec.js';
+import { HANGUP_MESSAGE, encodeAudio } from '../src/audiosocket/codec.js';
 import { runCall, turnReports } from '../src/sim/run-call.js';
 import { SimulatedCall } from '../src/sim/simulated-call.js';
 import { jitterStats, percentile } from '../src/sim/stats.js';
-
-interface Seen {
-  at: number;
-  message: Message;
-}
-
-/** A bare AudioSocket peer on port 0 that records what arrives and lets a test talk back. */
-async function fakeServer(onSocket: (socket: Socket, seen: Seen[]) => void = () => {}) {
-  const sessions: { socket: Socket; seen: Seen[]; closedAt: Promise<number> }[] = [];
-  const server: Server = createServer((socket) => {
-    const seen: Seen[] = [];
-    const reader = new MessageReader();
-    socket.on('data', (chunk: Buffer) => {
-      for (const message of reader.push(chunk)) seen.push({ at: performance.now(), message });
-    });
-    socket.on('error', () => {});
-    const closedAt = new Promise<number>((resolve) => socket.on('close', () => resolve(performance.now())));
-    sessions.push({ socket, seen, closedAt });
-    onSocket(socket, seen);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    port,
-    sessions,
-    close: () => {
-      for (const s of sessions) s.socket.destroy();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
+import { audioOf, startAudioSocketPeer } from './support/audiosocket-peer.js';
 
 function tone(ms: number, rate: number, value = 3000): Buffer {
   const pcm = Buffer.alloc(Math.round((rate * ms) / 1000) * 2);
@@ -53,11 +21,9 @@ function tone(ms: number, rate: number, value = 3000): Buffer {
   return pcm;
 }
 
-const audioOf = (seen: Seen[]) => seen.flatMap((s) => (s.message.type === 'audio' ? [{ at: s.at, kind: s.message.kind, payload: s.message.payload }] : []));
-
 describe('call simulator', { concurrency: true }, () => {
   test('sends the UUID first, then paced 20 ms frames: the WAV, then line silence', async () => {
-    const server = await fakeServer();
+    const server = await startAudioSocketPeer();
     try {
       const uuid = '0f8fad5b-d9cb-469f-a165-70867728950e';
       const call = await SimulatedCall.connect({ port: server.port, uuid, sampleRate: 8000 });
@@ -84,7 +50,7 @@ describe('call simulator', { concurrency: true }, () => {
   });
 
   test('16 kHz calls use kind 0x12, or 0x10 with 640-byte frames in legacy mode', async () => {
-    const server = await fakeServer();
+    const server = await startAudioSocketPeer();
     try {
       const modern = await SimulatedCall.connect({ port: server.port, sampleRate: 16000 });
       const legacy = await SimulatedCall.connect({ port: server.port, sampleRate: 16000, legacy8kLabel: true });
@@ -102,7 +68,7 @@ describe('call simulator', { concurrency: true }, () => {
   });
 
   test('a silent leg sends only its utterance, and DTMF goes out one digit per message', async () => {
-    const server = await fakeServer();
+    const server = await startAudioSocketPeer();
     try {
       const report = await runCall({
         port: server.port,
@@ -127,7 +93,7 @@ describe('call simulator', { concurrency: true }, () => {
   });
 
   test('a turn at another rate is resampled to the call rate', async () => {
-    const server = await fakeServer();
+    const server = await startAudioSocketPeer();
     try {
       const report = await runCall({
         port: server.port,
@@ -149,7 +115,7 @@ describe('call simulator', { concurrency: true }, () => {
   test('records the reply, reports latency from end of speech, and stops on the server 0x00', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sim-'));
     // Answers 300 ms after the caller's first silent frame that follows voice, then hangs up.
-    const server = await fakeServer((socket, seen) => {
+    const server = await startAudioSocketPeer((socket, seen) => {
       let answered = false;
       const timer = setInterval(() => {
         const audio = audioOf(seen);
@@ -192,7 +158,7 @@ describe('call simulator', { concurrency: true }, () => {
   });
 
   test('an unreachable server or a malformed UUID fails with a clear error', async () => {
-    const server = await fakeServer();
+    const server = await startAudioSocketPeer();
     const port = server.port;
     await server.close();
     await assert.rejects(SimulatedCall.connect({ port }), /cannot connect to 127\.0\.0\.1:\d+: ECONNREFUSED/);
@@ -200,7 +166,7 @@ describe('call simulator', { concurrency: true }, () => {
   });
 
   test('a server that sends garbage ends the call with an error instead of a crash', async () => {
-    const server = await fakeServer((socket) => socket.write(Buffer.from([0x42, 0, 1, 0])));
+    const server = await startAudioSocketPeer((socket) => socket.write(Buffer.from([0x42, 0, 1, 0])));
     try {
       const report = await runCall({ port: server.port, hangupAfterMs: 2000 });
       assert.equal(report.endedBy, 'error');

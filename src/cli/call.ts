@@ -9,7 +9,8 @@ import { runCall, type CallReport, type DtmfPlan, type RunCallOptions, type Turn
 const HELP = `Usage: npm run call -- [options]
 
 Places calls the way Asterisk does (TCP AudioSocket: UUID, then 20 ms slin frames in real time,
-silence between utterances) and prints, per caller turn, how long the server took to answer.
+silence between utterances) and prints, per caller turn, how long the server took to answer and
+the reply's sound (ms) and tone (Hz) as the caller heard it, each frame read at its kind's rate.
 
 Options
   --host HOST             server address (default 127.0.0.1)
@@ -21,11 +22,15 @@ Options
   --rate 8000|16000       caller audio rate (default: the first WAV's rate, else 8000);
                           8000 sends kind 0x10, 16000 kind 0x12 as Dial(...c(slin16)) does
   --legacy-8k-label       label 16 kHz frames 0x10 (640 bytes), as Asterisk before 20.17/21.12/22.7
+  --ulaw                  send 8 kHz μ-law in 160-byte 0x10 frames, as Dial(...c(ulaw)) does
+  --silent-start MS       send no frames at all for MS after the UUID, as Asterisk does until the
+                          caller's leg has audio (turns due earlier wait)
   --no-silence            send nothing between utterances, like a leg with silence suppression
   --dtmf DIGITS[@MS]      send DTMF digits (0-9 A-D * #), 350 ms apart, at MS after connect
                           (default 500); repeatable
   --hangup-after S        close the call after S seconds (default: 1 s after the last reply)
-  --record FILE           write what the server sent to a WAV file (with --calls, FILE gets -N)
+  --record FILE           write what the caller heard to a WAV file, each frame at its kind's rate
+                          (with --calls, FILE gets -N)
   --calls N               place N concurrent calls and print an aggregate (default 1)
   --uuid UUID             call UUID (default random; only with a single call)
   --quiet                 print only the aggregate line set
@@ -35,6 +40,7 @@ Examples
   npm run call -- --wav ../shared/audio/en-order-8k.wav
   npm run call -- --wav ../shared/audio/ru-order-16k.wav,../shared/audio/ru-number-16k.wav --gap 800
   npm run call -- --wav a.wav --wav b.wav --at 0,2500 --record reply.wav
+  npm run call -- --wav ../shared/audio/en-order-16k.wav --rate 16000 --silent-start 1500
   npm run call -- --wav ../shared/audio/en-order-8k.wav --calls 50 --quiet
 `;
 
@@ -51,6 +57,8 @@ function parse(argv: string[]) {
       at: { type: 'string' },
       rate: { type: 'string' },
       'legacy-8k-label': { type: 'boolean', default: false },
+      ulaw: { type: 'boolean', default: false },
+      'silent-start': { type: 'string' },
       'no-silence': { type: 'boolean', default: false },
       dtmf: { type: 'string', multiple: true },
       'hangup-after': { type: 'string' },
@@ -99,6 +107,8 @@ async function main(argv: string[]): Promise<number> {
   const hangupAfter = int('hangup-after', values['hangup-after'], 0, 86_400);
   const rateArg = values.rate === undefined ? undefined : Number(values.rate);
   if (rateArg !== undefined && rateArg !== 8000 && rateArg !== 16000) throw new UsageError(`--rate must be 8000 or 16000, got ${values.rate}`);
+  if (values.ulaw && (rateArg === 16000 || values['legacy-8k-label'])) throw new UsageError('--ulaw is 8 kHz: it cannot be used with --rate 16000 or --legacy-8k-label');
+  const silentStart = int('silent-start', values['silent-start'], 0, 600_000);
   if (values.uuid !== undefined && calls > 1) throw new UsageError('--uuid names one call; it cannot be used with --calls > 1');
 
   const paths = (values.wav ?? []).flatMap((w) => w.split(',')).filter((p) => p !== '');
@@ -107,7 +117,7 @@ async function main(argv: string[]): Promise<number> {
   const at = values.at?.split(',').map((t) => int('at', t, 0, 3_600_000)!);
   if (at !== undefined && at.length !== wavs.length) throw new UsageError(`--at gives ${at.length} times for ${wavs.length} WAV files`);
   const turns: Turn[] = wavs.map((w, i) => (at !== undefined ? { ...w, at: at[i]! } : i === 0 ? { ...w, at: 0 } : { ...w, afterReplyMs: gap }));
-  const sampleRate = (rateArg ?? (wavs[0]?.sampleRate === 16000 ? 16000 : 8000)) as 8000 | 16000;
+  const sampleRate = (values.ulaw ? 8000 : (rateArg ?? (wavs[0]?.sampleRate === 16000 ? 16000 : 8000))) as 8000 | 16000;
   if (turns.length === 0 && hangupAfter === undefined && (values.dtmf ?? []).length === 0) {
     throw new UsageError('nothing to do: give --wav, --dtmf or --hangup-after (see --help)');
   }
@@ -117,6 +127,8 @@ async function main(argv: string[]): Promise<number> {
     port,
     sampleRate,
     legacy8kLabel: values['legacy-8k-label'],
+    encoding: values.ulaw ? 'ulaw' : 'slin',
+    ...(silentStart !== undefined ? { silentStartMs: silentStart } : {}),
     fillSilence: !values['no-silence'],
     keepPayload: values.record !== undefined,
     turns,

@@ -1,5 +1,5 @@
 /** Plain-text tables for simulated call reports, one call or many. */
-import type { CallReport } from './run-call.js';
+import type { CallReport, HeardTone } from './run-call.js';
 import { percentile } from './stats.js';
 
 const fmt = (v: number | undefined, digits = 0): string => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits));
@@ -19,19 +19,29 @@ export function formatCallReport(report: CallReport): string {
     fmt(t.replyStartMs),
     `${fmt(t.latencyMs)}${t.talkingAtSpeechEnd ? '*' : ''}`,
     fmt(t.replyMs),
+    fmt(t.soundMs),
+    fmt(t.toneHz),
     t.bargeIn === undefined ? '' : `${fmt(t.bargeIn.botStoppedAfterMs)}`,
   ]);
   const j = report.jitter;
   const sizes = Object.entries(report.frameSizes).map(([size, n]) => `${n}×${size}B`).join(' ') || 'none';
+  const kinds = Object.keys(report.frameKinds).length > 1 ? `; kinds ${Object.entries(report.frameKinds).map(([kind, n]) => `${n}×${kind}`).join(' ')}` : '';
+  const g = report.greeting;
   return [
     `call ${report.uuid} ${report.sampleRate} Hz, ${fmt(report.durationMs / 1000, 1)} s, ended by ${report.endedBy}${report.error ? `: ${report.error}` : ''}`,
     ...(rows.length > 0
-      ? [table(['turn', 'start ms', 'speech end ms', 'reply at ms', 'latency ms', 'reply ms', 'barge-in: bot stopped after ms'], rows)]
+      ? [table(['turn', 'start ms', 'speech end ms', 'reply at ms', 'latency ms', 'reply ms', 'sound ms', 'tone Hz', 'barge-in: bot stopped after ms'], rows)]
       : []),
     ...(report.turns.some((t) => t.talkingAtSpeechEnd) ? ['* the bot was already talking when the caller stopped: latency is to its next onset after a pause'] : []),
-    `sent ${report.framesSent} frames${report.dtmfSent > 0 ? ` + ${report.dtmfSent} DTMF` : ''}, received ${report.framesReceived} (${sizes})`,
+    ...report.turns.flatMap((t) => (t.byRate === undefined ? [] : [`turn ${t.index + 1} by frame rate: ${byRate(t)}`])),
+    ...(g.soundMs !== undefined && g.soundMs > 0 ? [`greeting: ${fmt(g.soundMs)} ms of sound, tone ${fmt(g.toneHz)} Hz${g.byRate === undefined ? '' : `; by frame rate: ${byRate(g)}`}`] : []),
+    `sent ${report.framesSent} frames${report.dtmfSent > 0 ? ` + ${report.dtmfSent} DTMF` : ''}, received ${report.framesReceived} (${sizes}${kinds})`,
     `jitter p50 ${fmt(j.p50, 1)} ms, p99 ${fmt(j.p99, 1)} ms, max ${fmt(j.max, 1)} ms; early ${j.early}, late ${j.late}, lost ${j.lost}`,
   ].join('\n');
+}
+
+function byRate(tone: HeardTone): string {
+  return (tone.byRate ?? []).map((r) => `${r.sampleRate} Hz frames ${fmt(r.soundMs)} ms at ${fmt(r.toneHz)} Hz`).join(', ');
 }
 
 /** Aggregate over many concurrent calls: per-turn latency percentiles and jitter. */
@@ -43,9 +53,18 @@ export function formatAggregate(reports: readonly CallReport[], failures: readon
   for (let i = 0; i < turns; i++) {
     const lat = reports.flatMap((r) => (r.turns[i]?.latencyMs === undefined ? [] : [r.turns[i]!.latencyMs!]));
     const dur = reports.flatMap((r) => (r.turns[i]?.replyMs === undefined ? [] : [r.turns[i]!.replyMs!]));
-    rows.push([String(i + 1), String(lat.length), fmt(percentile(lat, 50)), fmt(percentile(lat, 95)), fmt(percentile(lat, 100)), fmt(percentile(dur, 50))]);
+    const hz = reports.flatMap((r) => (r.turns[i]?.toneHz === undefined ? [] : [r.turns[i]!.toneHz!]));
+    rows.push([
+      String(i + 1),
+      String(lat.length),
+      fmt(percentile(lat, 50)),
+      fmt(percentile(lat, 95)),
+      fmt(percentile(lat, 100)),
+      fmt(percentile(dur, 50)),
+      fmt(percentile(hz, 50)),
+    ]);
   }
-  if (rows.length > 0) lines.push(table(['turn', 'replies', 'latency p50', 'p95', 'max', 'reply ms p50'], rows));
+  if (rows.length > 0) lines.push(table(['turn', 'replies', 'latency p50', 'p95', 'max', 'reply ms p50', 'tone Hz p50'], rows));
   if (reports.length > 0) {
     const p99 = reports.map((r) => r.jitter.p99);
     const sum = (f: (r: CallReport) => number): number => reports.reduce((a, r) => a + f(r), 0);

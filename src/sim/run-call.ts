@@ -5,6 +5,9 @@ import { resample } from '../audio/resample.js';
 import { writeWav } from '../audio/wav.js';
 import { SimulatedCall, type CallEnd, type SimulatedCallOptions } from './simulated-call.js';
 import { jitterStats, type JitterStats } from './stats.js';
+import { greetingTone, turnReports, type HeardTone, type TurnReport } from './turns.js';
+
+export { turnReports, type HeardTone, type TurnReport } from './turns.js';
 
 /** One caller utterance: s16le mono PCM at `sampleRate`, resampled to the call's rate if needed. */
 export interface Turn {
@@ -38,25 +41,6 @@ export interface RunCallOptions extends SimulatedCallOptions {
   signal?: AbortSignal;
 }
 
-/** Timing of one caller turn and the bot's answer to it. */
-export interface TurnReport {
-  index: number;
-  /** When the utterance's first frame was sent, ms since connect. */
-  startMs: number;
-  /** When the utterance's last voiced frame was sent. */
-  speechEndMs: number;
-  /** First voiced frame received after the end of speech that follows bot silence. */
-  replyStartMs: number | undefined;
-  /** replyStartMs − speechEndMs. */
-  latencyMs: number | undefined;
-  /** From the first to the end of the last voiced reply frame before the next turn ended. */
-  replyMs: number | undefined;
-  /** Set when this turn started while the bot was talking: how long the bot went on. */
-  bargeIn: { botStoppedAfterMs: number | undefined } | undefined;
-  /** The bot was talking when the caller stopped; the reply is then the next onset after a pause. */
-  talkingAtSpeechEnd: boolean;
-}
-
 /** What one simulated call measured. */
 export interface CallReport {
   uuid: string;
@@ -69,6 +53,10 @@ export interface CallReport {
   /** Received frames by payload size, e.g. { "320": 250 }. */
   frameSizes: Record<string, number>;
   dtmfSent: number;
+  /** Received frames by kind, e.g. { "0x10": 75, "0x12": 500 }: a change of kind mid-call shows here. */
+  frameKinds: Record<string, number>;
+  /** What the bot said before its first reply: its pitch and length as the caller heard it. */
+  greeting: HeardTone;
   turns: TurnReport[];
   jitter: JitterStats;
 }
@@ -119,7 +107,8 @@ export async function runCall(options: RunCallOptions): Promise<CallReport> {
   await settled;
 
   if (options.recordPath !== undefined) {
-    await writeWav(options.recordPath, call.recording(), call.receivedRate() ?? call.sampleRate);
+    const heard = call.heard();
+    await writeWav(options.recordPath, heard.pcm, heard.sampleRate);
   }
   return buildReport(call, end, dtmfSent);
 }
@@ -157,11 +146,15 @@ function lastVoicedReceivedMs(call: SimulatedCall, afterMs: number): number | un
 
 function buildReport(call: SimulatedCall, end: CallEnd, dtmfSent: number): CallReport {
   const frameSizes: Record<string, number> = {};
+  const frameKinds: Record<string, number> = {};
   const arrivals = new Float64Array(call.received.length);
   call.received.forEach((f, i) => {
     frameSizes[f.bytes] = (frameSizes[f.bytes] ?? 0) + 1;
+    const kind = `0x${f.kind.toString(16).padStart(2, '0')}`;
+    frameKinds[kind] = (frameKinds[kind] ?? 0) + 1;
     arrivals[i] = f.atMs;
   });
+  const turns = turnReports(call);
   return {
     uuid: call.uuid,
     sampleRate: call.sampleRate,
@@ -172,63 +165,9 @@ function buildReport(call: SimulatedCall, end: CallEnd, dtmfSent: number): CallR
     framesReceived: call.received.length,
     frameSizes,
     dtmfSent,
-    turns: turnReports(call),
+    frameKinds,
+    greeting: greetingTone(call, turns),
+    turns,
     jitter: jitterStats(arrivals),
   };
-}
-
-/** Matches each played clip to the voiced frames the bot sent back after it. */
-export function turnReports(call: Pick<SimulatedCall, 'sent' | 'received'>): TurnReport[] {
-  const clips: { startMs: number; speechEndMs: number }[] = [];
-  for (const mark of call.sent) {
-    if (mark.clip < 0) continue;
-    const clip = (clips[mark.clip] ??= { startMs: mark.atMs, speechEndMs: mark.atMs });
-    if (mark.voiced) clip.speechEndMs = mark.atMs;
-  }
-  const voiced = call.received.filter((f) => f.voiced).map((f) => f.atMs);
-  /** First voiced frame after `t` that starts speech: preceded by `REPLY_GAP_MS` of bot silence. */
-  const onsetAfter = (t: number, before: number): number | undefined => {
-    let previous = voiced.findLast((at) => at <= t);
-    for (const at of voiced) {
-      if (at <= t) continue;
-      if (at >= before) return undefined;
-      if (previous === undefined || at - previous > REPLY_GAP_MS) return at;
-      previous = at;
-    }
-    return undefined;
-  };
-  const lastBefore = (t: number, after: number): number | undefined => voiced.findLast((at) => at < t && at > after);
-  const reports: TurnReport[] = [];
-  clips.forEach((clip, index) => {
-    if (clip === undefined) return;
-    const next = clips[index + 1];
-    const windowEnd = next?.speechEndMs ?? Infinity;
-    const talkingAtSpeechEnd = lastBefore(clip.speechEndMs + 1, clip.speechEndMs - REPLY_GAP_MS) !== undefined;
-    const replyStartMs = onsetAfter(clip.speechEndMs, windowEnd);
-    const lastReply = replyStartMs === undefined ? undefined : lastBefore(windowEnd, replyStartMs - 1);
-    const prevTalking = lastBefore(clip.startMs + 1, clip.startMs - 3 * FRAME_MS) !== undefined;
-    let bargeIn: TurnReport['bargeIn'];
-    if (index > 0 && prevTalking) {
-      const lastDuring = lastBefore(clip.speechEndMs + 1, clip.startMs);
-      bargeIn = { botStoppedAfterMs: lastDuring === undefined ? 0 : round(lastDuring + FRAME_MS - clip.startMs) };
-    }
-    reports.push({
-      index,
-      startMs: round(clip.startMs),
-      speechEndMs: round(clip.speechEndMs),
-      replyStartMs: replyStartMs === undefined ? undefined : round(replyStartMs),
-      latencyMs: replyStartMs === undefined ? undefined : round(replyStartMs - clip.speechEndMs),
-      replyMs: replyStartMs === undefined || lastReply === undefined ? undefined : round(lastReply + FRAME_MS - replyStartMs),
-      bargeIn,
-      talkingAtSpeechEnd,
-    });
-  });
-  return reports;
-}
-
-/** Bot silence that separates one reply from speech that was already going on. */
-const REPLY_GAP_MS = 100;
-
-function round(ms: number): number {
-  return Math.round(ms * 10) / 10;
 }

@@ -4,8 +4,11 @@ import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { isVoiced, toFrames } from '../audio/frames.js';
+import { pcmToUlaw, ULAW_SILENCE } from '../audio/mulaw.js';
 import { FRAME_MS, frameBytes } from '../audio/pcm.js';
-import { AUDIO_KIND_RATES, HEADER_BYTES, Kind, MessageReader, encodeMessage, kindForRate } from '../audiosocket/codec.js';
+import { HEADER_BYTES, Kind, MessageReader, encodeMessage, kindForRate } from '../audiosocket/codec.js';
+import { heardAudio, type FrameAudio, type LineFormat } from './received-audio.js';
+import { receivedFrameSound, type FrameSound } from './tone.js';
 
 /** How to place a simulated call. */
 export interface SimulatedCallOptions {
@@ -17,6 +20,10 @@ export interface SimulatedCallOptions {
   sampleRate?: 8000 | 16000;
   /** Label 16 kHz frames 0x10, as Asterisk before 20.17 / 21.12 / 22.7 does. */
   legacy8kLabel?: boolean;
+  /** `ulaw`: 8 kHz μ-law in 160-byte 0x10 frames, as `Dial(AudioSocket/…/c(ulaw))` sends (default `slin`). */
+  encoding?: 'slin' | 'ulaw';
+  /** Send no frames at all for this long after the UUID, as Asterisk does until the caller's leg has audio (ms). */
+  silentStartMs?: number;
   /** Send silence whenever nothing is playing, like a live phone line (default true). */
   fillSilence?: boolean;
   /** Keep received payloads (for recordings and inspection; default true). */
@@ -38,6 +45,8 @@ export interface ReceivedFrame {
   kind: number;
   bytes: number;
   voiced: boolean;
+  /** Pitch and level summary at the frame's true rate (with `analyze`). */
+  sound?: FrameSound;
   payload?: Buffer;
 }
 
@@ -61,6 +70,9 @@ export class SimulatedCall extends EventEmitter {
   readonly uuid: string;
   readonly sampleRate: 8000 | 16000;
   readonly kind: number;
+  readonly encoding: 'slin' | 'ulaw';
+  /** How this line's Asterisk reads the 0x10 frames the server sends. */
+  readonly line: LineFormat;
   /** Every audio frame received, in order. */
   readonly received: ReceivedFrame[] = [];
   /** Send time of every frame sent, in order. */
@@ -91,20 +103,24 @@ export class SimulatedCall extends EventEmitter {
     this.#t0 = performance.now();
     this.uuid = uuid;
     this.sampleRate = options.sampleRate ?? 8000;
-    this.kind = options.legacy8kLabel ? Kind.Slin8k : kindForRate(this.sampleRate)!;
+    this.encoding = options.encoding ?? 'slin';
+    this.kind = options.legacy8kLabel || this.encoding === 'ulaw' ? Kind.Slin8k : kindForRate(this.sampleRate)!;
+    this.line = { ulaw: this.encoding === 'ulaw', slin8kRate: options.legacy8kLabel ? this.sampleRate : 8000 };
     this.#fillSilence = options.fillSilence ?? true;
     this.#keepPayload = options.keepPayload ?? true;
     this.#analyze = options.analyze ?? true;
     this.#keepFrames = options.keepFrames ?? true;
-    this.#silence = Buffer.alloc(frameBytes(this.sampleRate));
-    this.#next = this.#t0;
+    this.#silence = this.encoding === 'ulaw' ? Buffer.alloc(frameBytes(8000) / 2, ULAW_SILENCE) : Buffer.alloc(frameBytes(this.sampleRate));
+    const silentStartMs = options.silentStartMs ?? 0;
+    this.#next = this.#t0 + silentStartMs;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (err) => this.#finish({ by: 'error', atMs: this.nowMs(), error: err }));
     socket.on('close', () => this.#finish({ by: 'server-close', atMs: this.nowMs() }));
     socket.write(encodeMessage({ type: 'uuid', id: uuid }));
-    this.#tick();
+    if (silentStartMs > 0) this.#timer = setTimeout(this.#tick, silentStartMs);
+    else this.#tick();
   }
 
   /** Opens the TCP connection, sends the UUID and starts the 20 ms sender. */
@@ -113,6 +129,13 @@ export class SimulatedCall extends EventEmitter {
     const uuid = options.uuid ?? randomUUID();
     if (options.sampleRate !== undefined && options.sampleRate !== 8000 && options.sampleRate !== 16000) {
       return Promise.reject(new RangeError(`sampleRate must be 8000 or 16000, got ${String(options.sampleRate)}`));
+    }
+    if (options.encoding === 'ulaw' && (options.sampleRate ?? 8000) !== 8000) {
+      return Promise.reject(new RangeError(`μ-law calls are 8000 Hz, got sampleRate ${options.sampleRate}`));
+    }
+    const silent = options.silentStartMs ?? 0;
+    if (!Number.isFinite(silent) || silent < 0) {
+      return Promise.reject(new RangeError(`silentStartMs must be a number of ms >= 0, got ${String(options.silentStartMs)}`));
     }
     try {
       encodeMessage({ type: 'uuid', id: uuid });
@@ -163,7 +186,7 @@ export class SimulatedCall extends EventEmitter {
     return new Promise((resolve) => {
       frames.forEach((frame, i) => {
         this.#queue.push({
-          frame,
+          frame: this.encoding === 'ulaw' ? pcmToUlaw(frame) : frame,
           voiced: isVoiced(frame),
           clip,
           ...(i === frames.length - 1 ? { last: () => resolve(this.nowMs()) } : {}),
@@ -190,16 +213,9 @@ export class SimulatedCall extends EventEmitter {
     return this.closed;
   }
 
-  /** All received audio payloads joined (requires `keepPayload`). */
-  recording(): Buffer {
-    return Buffer.concat(this.received.flatMap((f) => (f.payload === undefined ? [] : [f.payload])));
-  }
-
-  /** Sample rate of the received audio, from the first frame's kind (a 640-byte 0x10 frame is 16 kHz). */
-  receivedRate(): number | undefined {
-    const first = this.received[0];
-    if (first === undefined) return undefined;
-    return first.kind === Kind.Slin8k && first.bytes === frameBytes(16000) ? 16000 : AUDIO_KIND_RATES.get(first.kind);
+  /** Everything received as the caller heard it, at one rate: each frame read at its own (requires `keepPayload`). */
+  heard(): FrameAudio {
+    return heardAudio(this.received, this.line, this.received.length === 0 ? this.sampleRate : undefined);
   }
 
   #tick = (): void => {
@@ -239,11 +255,13 @@ export class SimulatedCall extends EventEmitter {
         const atMs = this.nowMs();
         this.arrivalsMs.push(atMs);
         if (!this.#keepFrames && this.listenerCount('frame') === 0) continue;
+        const sound = this.#analyze ? receivedFrameSound(message.kind, message.payload, this.line) : undefined;
         const frame: ReceivedFrame = {
           atMs,
           kind: message.kind,
           bytes: message.payload.length,
-          voiced: this.#analyze ? isVoiced(message.payload) : false,
+          voiced: sound?.voiced ?? false,
+          ...(sound !== undefined ? { sound } : {}),
           ...(this.#keepPayload ? { payload: message.payload } : {}),
         };
         if (this.#keepFrames) this.received.push(frame);

@@ -13,9 +13,14 @@ export interface FakeSpeechOptions {
   toneHz: number;
 }
 
+/** Milliseconds of audio a fake returns for `text`: `msPerChar` for each character (at least one). */
+export function expectedSpeechMs(text: string, msPerChar: number): number {
+  return Math.max(1, [...text].length) * msPerChar;
+}
+
 /** The exact PCM (s16le mono) a fake returns for `text` at `sampleRate`. */
 export function fakeSpeechPcm(text: string, sampleRate: number, options: FakeSpeechOptions): Buffer {
-  const samples = Math.max(1, Math.round((Math.max(1, [...text].length) * options.msPerChar * sampleRate) / 1000));
+  const samples = Math.max(1, Math.round((expectedSpeechMs(text, options.msPerChar) * sampleRate) / 1000));
   const pcm = Buffer.alloc(samples * 2);
   for (let i = 0; i < samples; i++) {
     pcm.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * options.toneHz * i) / sampleRate)), i * 2);
