@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { readWav } from '../src/audio/wav.js';
+import type { Message } from '../src/audiosocket/codec.js';
+import { loadCapture, replayCapture } from '../src/sim/capture.js';
+import { runCall } from '../src/sim/run-call.js';
+import { measureTone } from '../src/sim/tone.js';
+import { expectedSpeechMs } from './fakes/yandex-tts-server.js';
+import { closeChannels, startStack } from './support/stack.js';
+
+const capture = (name: string) => loadCapture(new URL(`../../shared/captures/${name}.bin`, import.meta.url).pathname);
+const audio = (name: string) => readWav(new URL(`../../shared/audio/${name}`, import.meta.url).pathname);
+
+after(() => closeChannels());
+
+const MS_PER_CHAR = 40;
+const GREETING = 'Здравствуйте, чем могу помочь?';
+const REPLY = 'Доставка стоит сто рублей.';
+// Barge-in off: the caller of a capture talks over the bot, and these tests measure whole phrases.
+const ENV = { GREETING_TEXT: GREETING, BOT_LANGUAGE: 'ru', BARGE_IN: 'false', LOG_LEVEL: 'info' };
+
+type AudioMessage = Extract<Message, { type: 'audio' }>;
+
+/** Splits received audio into what the bot said: runs of voiced frames apart by ≥ 200 ms of silence. */
+function phrases(received: readonly Message[]): AudioMessage[][] {
+  const out: AudioMessage[][] = [];
+  let current: AudioMessage[] = [];
+  let quiet = 0;
+  for (const m of received) {
+    if (m.type !== 'audio') continue;
+    const voiced = measureTone([m]).voicedFrames > 0;
+    if (voiced) {
+      if (current.length > 0 && quiet >= 10) {
+        out.push(current);
+        current = [];
+      }
+      current.push(m);
+      quiet = 0;
+    } else if (current.length > 0) {
+      quiet++;
+      if (quiet < 10) current.push(m);
+    }
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+function assertHeard(frames: AudioMessage[], text: string, what: string): void {
+  const tone = measureTone(frames);
+  assert.ok(tone.toneHz !== undefined && Math.abs(tone.toneHz - 440) < 10, `${what} heard at ${tone.toneHz} Hz, not 440 Hz`);
+  const expected = expectedSpeechMs(text, MS_PER_CHAR);
+  assert.ok(Math.abs(tone.soundMs - expected) <= 60, `${what}: ${tone.soundMs} ms of sound, synthesized ${expected} ms`);
+}
+
+describe('one audio format per moment, with real Asterisk timing', { concurrency: true }, () => {
+  test('Dial form, 16 kHz after 1.5 s of nothing: recognizer at 16 kHz, greeting and reply at their true pitch and length', async () => {
+    const stack = await startStack({
+      stt: { finalText: () => 'Сколько стоит доставка?' },
+      llm: { script: [{ text: REPLY }] },
+      tts: { msPerChar: MS_PER_CHAR },
+      env: ENV,
+    });
+    try {
+      // UUID, 1.5 s of nothing, then 0x12 frames; stop after the first utterance and its pause.
+      const result = await replayCapture({ port: stack.port, capture: await capture('dial-slin16'), durationMs: 4100, holdMs: 3500 });
+      const session = stack.stt.sessions[0];
+      assert.ok(session, 'the recognizer was never opened');
+      assert.equal(stack.stt.sessions.length, 1, 'one recognizer stream, opened once');
+      assert.equal(Number(session.options?.recognition_model?.audio_format?.raw_audio?.sample_rate_hertz), 16000);
+      // Told 16 kHz and fed 16 kHz: the PCM it got lasts, at 16 kHz, as long as the caller spoke (2.6 s).
+      const pcmMs = (session.bytes / 2 / 16000) * 1000;
+      assert.ok(pcmMs > 2300 && pcmMs < 2700, `${pcmMs} ms of audio at 16 kHz for 2.6 s sent`);
+      const said = phrases(result.received);
+      assert.equal(said.length, 2, `${said.length} phrases heard`);
+      // The greeting began under the 8 kHz fallback and went on across the switch to 0x12.
+      const kinds = new Set(said[0]!.map((m) => m.kind));
+      assert.deepEqual([...kinds].sort(), [0x10, 0x12]);
+      assertHeard(said[0]!, GREETING, 'the greeting');
+      assert.ok(said[1]!.every((m) => m.kind === 0x12 && m.payload.length === 640), 'the reply is written in 16 kHz frames');
+      assertHeard(said[1]!, REPLY, 'the reply');
+      assert.equal(stack.tts.requests.at(-1)!.sampleRate, 16000, 'the reply is synthesized at the wire rate');
+    } finally {
+      await stack.close();
+    }
+  });
+
+  test('application form, 8 kHz, DTMF before any audio: no recognizer until audio, the reply at its true pitch', async () => {
+    const stack = await startStack({
+      llm: { script: [{ text: REPLY }] },
+      tts: { msPerChar: MS_PER_CHAR },
+      env: ENV,
+    });
+    try {
+      // UUID, then the digits 1 2 3 # and no audio frame at all (the caller's leg is in Wait()).
+      const result = await replayCapture({ port: stack.port, capture: await capture('app-8k-dtmf'), durationMs: 3400, holdMs: 3000 });
+      assert.equal(stack.stt.sessions.length, 0, 'a recognizer opened with nothing to recognize');
+      assert.match(JSON.stringify(stack.llm.requests[0]?.body.messages), /123#/);
+      const said = phrases(result.received);
+      assert.equal(said.length, 2, `${said.length} phrases heard`);
+      for (const phrase of said) assert.ok(phrase.every((m) => m.kind === 0x10 && m.payload.length === 320));
+      assertHeard(said[0]!, GREETING, 'the greeting');
+      assertHeard(said[1]!, REPLY, 'the reply');
+    } finally {
+      await stack.close();
+    }
+  });
+
+  test('a μ-law caller silent for 1.5 s: the recognizer is told 8 kHz and the reply is heard in μ-law at 440 Hz', async () => {
+    const stack = await startStack({
+      stt: { finalText: () => 'Сколько стоит доставка?', eouSilenceMs: 300 },
+      llm: { script: [{ text: REPLY }] },
+      tts: { msPerChar: MS_PER_CHAR },
+      env: ENV,
+    });
+    try {
+      const order = await audio('ru-order-8k.wav');
+      const report = await runCall({
+        port: stack.port,
+        sampleRate: 8000,
+        encoding: 'ulaw',
+        silentStartMs: 1500,
+        turns: [{ pcm: order.pcm, sampleRate: order.sampleRate, at: 1600 }],
+        replyEndSilenceMs: 400,
+      });
+      assert.equal(report.error, undefined);
+      assert.equal(Number(stack.stt.sessions[0]?.options?.recognition_model?.audio_format?.raw_audio?.sample_rate_hertz), 8000);
+      const reply = report.turns[0];
+      assert.ok(reply?.toneHz !== undefined && Math.abs(reply.toneHz - 440) < 10, `reply heard at ${reply?.toneHz} Hz`);
+      assert.ok(Math.abs(reply.soundMs! - expectedSpeechMs(REPLY, MS_PER_CHAR)) <= 60, `reply: ${reply.soundMs} ms of sound`);
+      assert.ok(report.frameSizes['160']! > 0, 'the server answers μ-law in μ-law');
+    } finally {
+      await stack.close();
+    }
+  });
+});
