@@ -95,6 +95,10 @@ export interface CallSummary {
 const VOICE_GAP_MS = 300;
 /** Inbound frames kept for a recognizer that is not reading (10 s): older ones are dropped. */
 const ASR_QUEUE_FRAMES = 500;
+/** Every recognizer takes 8 and 16 kHz; audio at any other wire rate is resampled to 16 kHz for it. */
+const RECOGNITION_RATES = [8000, 16000];
+/** Synthesizers produce 8–48 kHz; audio for a faster wire is resampled by the playout. */
+const MAX_SYNTHESIS_RATE = 48_000;
 /** A final with no end-of-utterance after it is taken as the whole utterance after this, ms. */
 const FINAL_WITHOUT_EOU_MS = 1200;
 
@@ -230,14 +234,15 @@ class CallSession {
   }
 
   /**
-   * Caller audio at the recognizer's rate. The recognizer opens on the first frame, at its rate;
-   * after a later format change the audio is resampled, never sent at a rate it was not told.
+   * Caller audio at the recognizer's rate. The recognizer opens on the first frame, at its rate
+   * (8 or 16 kHz; 16 kHz for any other); after a format change the audio is resampled, never
+   * sent at a rate the recognizer was not told.
    */
   #atAsrRate(pcm: Buffer): Buffer {
     const rate = this.#call.currentFormat?.sampleRate ?? this.#call.playout.format.sampleRate;
     if (this.#asrRate === undefined) {
-      this.#asrRate = rate;
-      this.#recognition = this.#recognize(rate);
+      this.#asrRate = RECOGNITION_RATES.includes(rate) ? rate : 16000;
+      this.#recognition = this.#recognize(this.#asrRate);
     }
     if (rate === this.#asrRate) return pcm;
     if (this.#toAsrRate?.fromRate !== rate) this.#toAsrRate = createResampler(rate, this.#asrRate);
@@ -354,7 +359,7 @@ class CallSession {
       {
         deltas: (signal) => this.#dialogue.reply(userText, signal),
         chunks: (deltas) => this.#deps.chunks(deltas),
-        audio: (chunks, signal) => this.#deps.synthesize(chunks, () => this.#call.playout.format.sampleRate, signal, this.#log),
+        audio: (chunks, signal) => this.#deps.synthesize(chunks, () => this.#synthesisRate(), signal, this.#log),
       },
       speculative,
     );
@@ -366,7 +371,7 @@ class CallSession {
   /** Plays a fixed phrase as a turn of its own, so barge-in and heard-text work the same way. */
   #playPhrase(text: string, audio?: (sampleRate: number) => Promise<Buffer>): TurnInfo {
     // The wire rate when the phrase starts; a later switch resamples it in the playout.
-    const sampleRate = this.#call.playout.format.sampleRate;
+    const sampleRate = this.#synthesisRate();
     const phrase = this.#deps.phrase;
     const turn = this.#newTurn({
       deltas: () => once(text),
@@ -599,6 +604,11 @@ class CallSession {
     // A transfer needs the dialplan to continue: only the AudioSocket leg is closed.
     if (outcome !== 'transfer' && this.#channel) await this.#channel.hangup().catch(() => false);
     this.#call.hangUp('hangup_sent');
+  }
+
+  /** The rate to synthesize at now: the wire rate, capped at what synthesizers produce. */
+  #synthesisRate(): number {
+    return Math.min(this.#call.playout.format.sampleRate, MAX_SYNTHESIS_RATE);
   }
 
   #timer(fn: () => void, ms: number): NodeJS.Timeout {
