@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EnergyVad, rms } from '../src/audio/vad.js';
 import { ulawToPcm } from '../src/audio/mulaw.js';
-import { createPlayout, slinFormat, ulawFormat, type Playout } from '../src/call/playout.js';
+import { createPlayout, slinFormat, ulawFormat, type Playout } from '../src/audiosocket/playout.js';
 
 interface Written {
   at: number;

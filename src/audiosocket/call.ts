@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { ulawToPcm } from '../audio/mulaw.js';
-import { createPlayout, slinFormat, ulawFormat, type AudioFormat, type Playout } from '../call/playout.js';
+import { createPlayout, slinFormat, ulawFormat, type AudioFormat, type Playout } from './playout.js';
 import type { Logger } from '../logger.js';
 import type { Rejection } from './rejection-log.js';
 import { AUDIO_KIND_RATES, HANGUP_MESSAGE, Kind, MessageReader, type Message } from './codec.js';

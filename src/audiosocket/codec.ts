@@ -142,6 +142,17 @@ export function encodeAudio(kind: number, payload: Buffer): Buffer {
   return Buffer.concat([header(kind, payload.length), payload]);
 }
 
+/**
+ * Writes the header of an audio frame of `payloadBytes` into `frame` (sized for header and
+ * payload), for the paced writer that reuses its buffers. Refuses what `encodeAudio` refuses.
+ */
+export function writeAudioHeader(frame: Buffer, kind: number, payloadBytes: number): void {
+  if (!isAudioKind(kind)) throw protocolError(`0x${kind.toString(16)} is not an audio kind`);
+  if (payloadBytes === 0 || payloadBytes > MAX_PAYLOAD_BYTES) throw protocolError(`audio payload of ${payloadBytes} bytes`);
+  frame[0] = kind;
+  frame.writeUInt16BE(payloadBytes, 1);
+}
+
 /** The hangup message, the only non-audio kind the server ever sends. */
 export const HANGUP_MESSAGE: Buffer = header(Kind.Hangup, 0);
 

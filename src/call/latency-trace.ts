@@ -1,13 +1,9 @@
-/** The stages of one turn, in the order they happen. */
-export const TURN_STAGES = [
-  'asr_final',
-  'llm_first_token',
-  'first_chunk',
-  'tts_first_audio',
-  'first_frame',
-] as const;
+import { TRACE_STAGES, type TraceStage } from '../metrics/observer.js';
 
-export type TurnStage = (typeof TURN_STAGES)[number];
+/** The stages of one turn, in the order they happen. */
+export const TURN_STAGES = TRACE_STAGES;
+
+export type TurnStage = TraceStage;
 
 /** One turn's timings: milliseconds from the caller's speech end to each stage. */
 export interface TurnLatency {

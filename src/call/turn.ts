@@ -1,7 +1,7 @@
 import { pcmDurationMs } from '../audio/pcm.js';
 import { isAbortError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { Playout } from './playout.js';
+import type { Playout } from '../audiosocket/playout.js';
 import type { SpokenPiece } from './heard.js';
 import type { TurnTrace } from './latency-trace.js';
 

@@ -1,6 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { TURN_STAGES as TRACE_STAGES } from '../call/latency-trace.js';
-import type { Observer } from './observer.js';
+import { TRACE_STAGES, type Observer } from './observer.js';
 
 /** The stages of one turn's latency trace in the order they happen, and the whole wait. */
 export const TURN_STAGES = [...TRACE_STAGES, 'voice_to_voice'] as const;

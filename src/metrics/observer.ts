@@ -1,3 +1,9 @@
+/** The traced stages of one turn, in the order they happen. */
+export const TRACE_STAGES = ['asr_final', 'llm_first_token', 'first_chunk', 'tts_first_audio', 'first_frame'] as const;
+
+/** One traced stage of a turn. */
+export type TraceStage = (typeof TRACE_STAGES)[number];
+
 /**
  * What providers and calls report for metrics. Providers take an optional observer; the
  * Prometheus implementation lives in metrics.ts, and `noopObserver` is used where none is given.

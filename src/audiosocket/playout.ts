@@ -3,9 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { FRAME_MS, frameBytes, pcmDurationMs } from '../audio/pcm.js';
 import { pcmToUlaw, ULAW_SILENCE } from '../audio/mulaw.js';
 import { resample } from '../audio/resample.js';
-
-/** The 3-byte AudioSocket header: kind, 16-bit big-endian length. */
-const HEADER_BYTES = 3;
+import { HEADER_BYTES, writeAudioHeader } from './codec.js';
 
 /** What goes on the wire for one call: rate, encoding, kind byte and payload size per 20 ms. */
 export interface AudioFormat {
@@ -289,8 +287,7 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
   #applyFormat(format: AudioFormat): void {
     this.#pcmFrameBytes = frameBytes(format.sampleRate);
     this.#silence = Buffer.alloc(HEADER_BYTES + format.payloadBytes, format.encoding === 'ulaw' ? ULAW_SILENCE : 0);
-    this.#silence[0] = format.kind;
-    this.#silence.writeUInt16BE(format.payloadBytes, 1);
+    writeAudioHeader(this.#silence, format.kind, format.payloadBytes);
     this.#scratch = Buffer.alloc(this.#pcmFrameBytes);
   }
 
@@ -329,8 +326,7 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
     this.#silent = false;
     const rate = this.#format.sampleRate;
     const frame = Buffer.allocUnsafe(HEADER_BYTES + this.#format.payloadBytes);
-    frame[0] = this.#format.kind;
-    frame.writeUInt16BE(this.#format.payloadBytes, 1);
+    writeAudioHeader(frame, this.#format.kind, this.#format.payloadBytes);
     const ulaw = this.#format.encoding === 'ulaw';
     const target = ulaw ? this.#scratch : frame;
     const base = ulaw ? 0 : HEADER_BYTES;
