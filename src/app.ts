@@ -7,11 +7,12 @@ import type { AudioSocketCall, CallHandler } from './audiosocket/server.js';
 import { createChunker, speakableChunks } from './call/chunker.js';
 import { createDialogue } from './call/dialogue.js';
 import { createEchoHandler } from './call/echo.js';
-import { runConversation, type CallSummary, type ConversationDeps, type Phrases } from './call/session.js';
+import type { CallSummary } from './call/call-summary.js';
+import { runConversation, type ConversationDeps } from './call/conversation.js';
+import { phrasesFor, replyLines, wholeLines, type Phrases } from './call/phrases.js';
 import type { Config } from './config.js';
 import type { BotLanguage } from './llm/config.js';
 import { createOpenAiLlm } from './llm/openai-llm.js';
-import { fixedPhrases } from './llm/reply.js';
 import type { Logger } from './logger.js';
 import { noopObserver, type Observer } from './metrics/observer.js';
 import { createTts } from './tts/index.js';
@@ -32,23 +33,6 @@ export interface App {
 
 /** A recognizer that failed a call for good counts as down for this long, then calls try again. */
 const PROVIDER_DOWN_MS = 30_000;
-
-const PHRASES: Record<BotLanguage, Phrases> = {
-  ru: {
-    greeting: 'Здравствуйте! Я голосовой помощник. Чем могу помочь?',
-    inactivity: 'Вы меня слышите?',
-    goodbye: 'Всего доброго, до свидания!',
-    cannotHear: 'Извините, я вас не слышу. Перезвоните, пожалуйста, позже.',
-    transfer: 'Соединяю, подождите, пожалуйста.',
-  },
-  en: {
-    greeting: 'Hello! I am a voice assistant. How can I help you?',
-    inactivity: 'Are you still there?',
-    goodbye: 'Thank you for calling. Goodbye!',
-    cannotHear: "Sorry, I can't hear you. Please call again later.",
-    transfer: 'Connecting you now, please hold.',
-  },
-};
 
 /** Fixed phrases are synthesized for these rates at start-up: the two AudioSocket entry forms. */
 const WARM_RATES = [8000, 16000];
@@ -71,14 +55,15 @@ export async function createApp(
   }
 
   const llm = createOpenAiLlm(config.llm, log.child({ component: 'llm' }), observer);
-  const phrases = phrasesFor(config);
+  const phrases = phrasesOf(config);
   const ari: AriClient | undefined = await connectAri(config.ari, log.child({ component: 'ari' }));
   const chunkOptions = config.llm.chunker;
 
   // Exactly the audio that will be played is cached: the call's own phrases whole, as the call
   // plays them, and the reply driver's fallback lines as the chunker cuts them.
-  const replyPieces = fixedPhrases(config.llm).flatMap((text) => cutLikeReplies(text, chunkOptions));
-  void cache.warm([...new Set([...Object.values(phrases), ...replyPieces])], WARM_RATES);
+  const reply = replyLines(phrases);
+  const replyPieces = Object.values(reply).flatMap((text) => cutLikeReplies(text, chunkOptions));
+  void cache.warm([...new Set([...wholeLines(phrases), ...replyPieces])], WARM_RATES);
 
   const cached = new Set(replyPieces);
   const cachedTts: Tts = {
@@ -88,7 +73,7 @@ export async function createApp(
 
   const deps: ConversationDeps = {
     asr,
-    createDialogue: (control, callLog) => createDialogue({ llm, config: config.llm, control, log: callLog, observer }),
+    createDialogue: (control, callLog) => createDialogue({ llm, config: config.llm, control, log: callLog, observer, phrases: reply }),
     chunks: (deltas) => speakableChunks(deltas, chunkOptions),
     synthesize: (chunks, sampleRate, signal, callLog) =>
       synthesizeInOrder(chunks, cachedTts, { sampleRate, signal, concurrency: config.tts.concurrency, log: callLog }),
@@ -160,16 +145,16 @@ function echoApp(config: Config, cache: PhraseCache, log: Logger): App {
   };
 }
 
-function phrasesFor(config: Config): Phrases {
-  const base = PHRASES[config.llm.language];
+/** The call's lines: the language's defaults with the deployment's overrides. */
+function phrasesOf(config: Config): Phrases {
   const c = config.conversation;
-  return {
-    greeting: c.greetingText ?? base.greeting,
-    inactivity: c.inactivityPromptText ?? base.inactivity,
-    goodbye: c.goodbyeText ?? base.goodbye,
-    cannotHear: c.cannotHearText ?? base.cannotHear,
-    transfer: c.transferText ?? base.transfer,
-  };
+  return phrasesFor(config.llm.language, {
+    ...(c.greetingText !== undefined ? { greeting: c.greetingText } : {}),
+    ...(c.inactivityPromptText !== undefined ? { inactivity: c.inactivityPromptText } : {}),
+    ...(c.goodbyeText !== undefined ? { goodbye: c.goodbyeText } : {}),
+    ...(c.cannotHearText !== undefined ? { cannotHear: c.cannotHearText } : {}),
+    ...(c.transferText !== undefined ? { transfer: c.transferText } : {}),
+  });
 }
 
 /**

@@ -6,7 +6,10 @@ import { readLlmConfig, type LlmConfig } from '../src/llm/config.js';
 import { Conversation } from '../src/llm/conversation.js';
 import type { CallControl } from '../src/llm/llm.js';
 import { createOpenAiLlm } from '../src/llm/openai-llm.js';
-import { fixedPhrases, replyPhrases, streamReply, type ReplyEvent } from '../src/llm/reply.js';
+import { phrasesFor, replyLines } from '../src/call/phrases.js';
+import { streamReply, type ReplyEvent } from '../src/llm/reply.js';
+
+const replyPhrases = (language: 'ru' | 'en') => replyLines(phrasesFor(language));
 import { noopObserver, type Observer } from '../src/metrics/observer.js';
 import { startFakeOpenAi, type FakeOpenAi, type FakeScript } from './fakes/openai-server.js';
 
@@ -66,7 +69,7 @@ async function reply(
   const events: ReplyEvent[] = [];
   const started = performance.now();
   const llm = createOpenAiLlm(cfg, silentLogger());
-  for await (const event of streamReply({ llm, conversation, control, signal: controller.signal, log: silentLogger(), config: cfg, observer })) {
+  for await (const event of streamReply({ llm, conversation, control, signal: controller.signal, log: silentLogger(), config: cfg, phrases: replyPhrases('en'), observer })) {
     events.push(event);
     if (events.length === options.abortAfterEvents) controller.abort();
   }
@@ -212,10 +215,10 @@ test('a silent hang_up still says goodbye', async () => {
   assert.deepEqual(h.events, [{ type: 'fallback', text: replyPhrases('en').goodbye }]);
 });
 
-test('the fixed phrases are listed in the bot language for the phrase cache', () => {
-  assert.ok(fixedPhrases({ language: 'ru' }).includes(replyPhrases('ru').fallback));
-  assert.match(fixedPhrases({ language: 'ru' }).join(' '), /Извините/);
-  assert.equal(fixedPhrases({ language: 'en' }).length, 3);
+test("the reply lines are the call's own lines, overrides included", () => {
+  assert.match(replyPhrases('ru').fallback, /Извините/);
+  const overridden = replyLines(phrasesFor('en', { goodbye: 'Bye now.', transfer: 'Hold on.' }));
+  assert.deepEqual([overridden.goodbye, overridden.transferring], ['Bye now.', 'Hold on.']);
 });
 
 test('a consumer that stops reading cancels the request on the wire', async () => {
@@ -226,7 +229,7 @@ test('a consumer that stops reading cancels the request on the wire', async () =
   const conversation = Conversation.fromConfig(cfg);
   conversation.addUser('Hello');
   const llm = createOpenAiLlm(cfg, silentLogger());
-  for await (const event of streamReply({ llm, conversation, control, signal: new AbortController().signal, log: silentLogger(), config: cfg })) {
+  for await (const event of streamReply({ llm, conversation, control, signal: new AbortController().signal, log: silentLogger(), config: cfg, phrases: replyPhrases('en') })) {
     assert.equal(event.type, 'text');
     break;
   }
@@ -256,7 +259,7 @@ test('an interruption between tool calls leaves every call answered and runs no 
   conversation.addUser('Hello');
   const llm = createOpenAiLlm(cfg, silentLogger());
   const events: ReplyEvent[] = [];
-  for await (const event of streamReply({ llm, conversation, control, signal: controller.signal, log: silentLogger(), config: cfg })) events.push(event);
+  for await (const event of streamReply({ llm, conversation, control, signal: controller.signal, log: silentLogger(), config: cfg, phrases: replyPhrases('en') })) events.push(event);
   assert.deepEqual(events, []);
   assert.deepEqual(hangUps, []);
   const tail = conversation.messages().slice(-2);

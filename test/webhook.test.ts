@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { pino } from 'pino';
-import type { CallSummary } from '../src/call/session.js';
+import type { CallSummary } from '../src/call/call-summary.js';
 import type { CallRecordConfig } from '../src/metrics/config.js';
 import { buildCallRecord, createCallRecorder, type CallRecord, type RecordableCall } from '../src/ops/call-record.js';
 

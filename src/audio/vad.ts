@@ -33,6 +33,11 @@ export interface VadOptions {
   hangoverMs: number;
   /** Voiced audio needed to start an utterance, ms (filters clicks). */
   minSpeechMs?: number;
+  /**
+   * Before speech starts, unvoiced audio shorter than this does not reset the voiced count, ms
+   * (speech has short dips); 0 = any unvoiced frame resets it.
+   */
+  gapMs?: number;
 }
 
 /** What one frame changed: speech started, speech ended, or nothing. */
@@ -46,7 +51,9 @@ export class EnergyVad {
   readonly #threshold: number;
   readonly #hangoverMs: number;
   readonly #minSpeechMs: number;
+  readonly #gapMs: number;
   #speaking = false;
+  #voiced = false;
   #voicedMs = 0;
   #silentMs = 0;
 
@@ -54,6 +61,7 @@ export class EnergyVad {
     this.#threshold = options.threshold;
     this.#hangoverMs = options.hangoverMs;
     this.#minSpeechMs = options.minSpeechMs ?? 60;
+    this.#gapMs = options.gapMs ?? 0;
   }
 
   /** True between a 'start' and the following 'end'. */
@@ -61,13 +69,25 @@ export class EnergyVad {
     return this.#speaking;
   }
 
+  /** True when the last frame was above the threshold. */
+  get voiced(): boolean {
+    return this.#voiced;
+  }
+
   /** Feeds one frame of s16le PCM at `sampleRate`; returns the transition it caused, if any. */
   push(pcm: Buffer, sampleRate: number): VadEvent {
     const ms = ((pcm.length >> 1) / sampleRate) * 1000;
     const voiced = rms(pcm) >= this.#threshold;
+    this.#voiced = voiced;
     if (!this.#speaking) {
-      this.#voicedMs = voiced ? this.#voicedMs + ms : 0;
-      if (this.#voicedMs >= this.#minSpeechMs) {
+      if (voiced) {
+        this.#voicedMs += ms;
+        this.#silentMs = 0;
+      } else {
+        this.#silentMs += ms;
+        if (this.#silentMs >= this.#gapMs) this.#voicedMs = 0;
+      }
+      if (this.#voicedMs >= this.#minSpeechMs && (voiced || this.#minSpeechMs === 0)) {
         this.#speaking = true;
         this.#silentMs = 0;
         return 'start';

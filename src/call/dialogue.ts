@@ -4,7 +4,15 @@ import type { CallControl, ChatMessage, Llm } from '../llm/llm.js';
 import { streamReply } from '../llm/reply.js';
 import type { Logger } from '../logger.js';
 import type { Observer } from '../metrics/observer.js';
-import type { Dialogue } from './session.js';
+import type { ReplyPhrases } from '../llm/reply.js';
+
+/** The model side of one call: replies to an utterance, and records what was actually heard. */
+export interface Dialogue {
+  /** Streams the reply to `userText` as text deltas; nothing is recorded yet. */
+  reply(userText: string, signal: AbortSignal): AsyncIterable<string>;
+  /** Records one exchange: the caller's words (if any) and the part of the reply they heard. */
+  record(userText: string | undefined, heard: string): void;
+}
 
 /**
  * The model side of one call over a `Conversation`. Each reply runs on a copy of the history
@@ -17,6 +25,7 @@ export function createDialogue(deps: {
   control: CallControl;
   log: Logger;
   observer: Observer;
+  phrases: ReplyPhrases;
 }): Dialogue {
   const conversation = Conversation.fromConfig(deps.config);
   // Tool calls and results each reply added, keyed by the words it answered, until recorded.

@@ -60,7 +60,10 @@ export class Turn {
   readonly #committed: Promise<void>;
   #isCommitted: boolean;
   #outcome: TurnOutcome | undefined;
-  /** Resolves when the turn has finished: all its audio played, or it was stopped. */
+  readonly #pipeline: TurnPipeline;
+  #started = false;
+  #finished!: (outcome: TurnOutcome) => void;
+  /** Resolves when the started turn has finished: all its audio played, or it was stopped. */
   readonly done: Promise<TurnOutcome>;
 
   constructor(opts: {
@@ -83,8 +86,20 @@ export class Turn {
     this.#onTagStart = (tag, at) => {
       if (tag.startsWith(`t${this.id}.`)) this.trace.mark('first_frame', at);
     };
-    this.#playout.on('tagStart', this.#onTagStart);
-    this.done = this.#run(opts.pipeline).finally(() => this.#playout.off('tagStart', this.#onTagStart));
+    this.#pipeline = opts.pipeline;
+    this.done = new Promise((resolve) => (this.#finished = resolve));
+  }
+
+  /** Runs the turn, once; its caller decides when. Resolves like `done`. */
+  start(): Promise<TurnOutcome> {
+    if (!this.#started) {
+      this.#started = true;
+      this.#playout.on('tagStart', this.#onTagStart);
+      void this.#run(this.#pipeline)
+        .finally(() => this.#playout.off('tagStart', this.#onTagStart))
+        .then(this.#finished);
+    }
+    return this.done;
   }
 
   get committed(): boolean {

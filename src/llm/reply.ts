@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { VoicebotError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { noopObserver, type Observer } from '../metrics/observer.js';
-import type { BotLanguage, LlmConfig } from './config.js';
+import type { LlmConfig } from './config.js';
 import type { Conversation } from './conversation.js';
 import type { CallControl, Llm, ToolCall } from './llm.js';
 import { findDestination, HANG_UP, parseArguments, TRANSFER } from './tools.js';
@@ -18,6 +18,8 @@ export interface ReplyDeps {
   signal: AbortSignal;
   log: Logger;
   config: LlmConfig;
+  /** The lines spoken instead of the model's words. */
+  phrases: ReplyPhrases;
   observer?: Observer;
 }
 
@@ -29,29 +31,6 @@ export interface ReplyPhrases {
   goodbye: string;
   /** Spoken when the model transfers the caller without a word. */
   transferring: string;
-}
-
-const PHRASES: Record<BotLanguage, ReplyPhrases> = {
-  ru: {
-    fallback: 'Извините, у меня сейчас не получается ответить. Повторите, пожалуйста, ещё раз.',
-    goodbye: 'Всего доброго, до свидания!',
-    transferring: 'Соединяю, подождите, пожалуйста.',
-  },
-  en: {
-    fallback: "Sorry, I'm having trouble answering right now. Could you please say that again?",
-    goodbye: 'Thank you for calling. Goodbye!',
-    transferring: 'Connecting you now, please hold.',
-  },
-};
-
-/** The reply driver's fixed phrases for a language. */
-export function replyPhrases(language: BotLanguage): ReplyPhrases {
-  return PHRASES[language];
-}
-
-/** Every fixed phrase a reply may yield, so a TTS cache can synthesize them ahead of time. */
-export function fixedPhrases(config: Pick<LlmConfig, 'language'>): string[] {
-  return Object.values(PHRASES[config.language]);
 }
 
 /** A failed retry is only worth starting with at least this much of the first-token budget left. */
@@ -81,7 +60,7 @@ export async function* streamReply(deps: ReplyDeps): AsyncGenerator<ReplyEvent> 
   const { conversation, signal, config } = deps;
   const observer = deps.observer ?? noopObserver;
   const log = deps.log.child({ component: 'reply' });
-  const phrases = PHRASES[config.language];
+  const { phrases } = deps;
   let said = 0;
 
   for (let round = 0; round < MAX_ROUNDS; round++) {

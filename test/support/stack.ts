@@ -7,7 +7,7 @@ import { startFakeYandexTtsHttp, type FakeTtsHttpOptions, type FakeYandexTtsHttp
 import { startFakeYandexTts, type FakeTtsOptions, type FakeYandexTts } from '../fakes/yandex-tts-server.js';
 import { createApp, type App } from '../../src/app.js';
 import { createAudioSocketServer, type AudioSocketServer } from '../../src/audiosocket/server.js';
-import type { CallSummary } from '../../src/call/session.js';
+import type { CallSummary } from '../../src/call/call-summary.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { closeSharedClients } from '../../src/yandex/grpc.js';

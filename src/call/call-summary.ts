@@ -1,0 +1,29 @@
+/** What a finished call reports: how it ended, its turns' latency and its transcript. */
+import type { TurnLatency } from './latency-trace.js';
+
+/** How a call ended, from the conversation's point of view. */
+export type CallOutcome =
+  | 'caller_hangup'
+  | 'bot_hangup'
+  | 'transfer'
+  | 'inactivity'
+  | 'max_duration'
+  | 'asr_failed'
+  | 'drain'
+  | 'error';
+
+/** One exchange of the transcript. */
+export interface TranscriptEntry {
+  role: 'caller' | 'bot';
+  text: string;
+}
+
+/** A finished call: for the call record and metrics. */
+export interface CallSummary {
+  callId: string;
+  startedAt: number;
+  durationMs: number;
+  outcome: CallOutcome;
+  turns: TurnLatency[];
+  transcript: TranscriptEntry[];
+}

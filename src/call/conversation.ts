@@ -1,0 +1,390 @@
+/**
+ * One call as a conversation: greet, listen, reply, and end politely. It reads like the README's
+ * "How a call flows"; each concern it wires lives in a file of its own.
+ */
+import type { ChannelControl } from '../ari/channel-control.js';
+import type { Asr } from '../asr/asr.js';
+import type { AudioSocketCall } from '../audiosocket/call.js';
+import { isAbortError, VoicebotError } from '../errors.js';
+import type { CallControl } from '../llm/llm.js';
+import type { Logger } from '../logger.js';
+import type { Observer } from '../metrics/observer.js';
+import { BargeIn } from './barge-in.js';
+import type { CallOutcome, CallSummary } from './call-summary.js';
+import { CallerAudio } from './caller-audio.js';
+import { callTimers, systemClock, type CallTimers, type Clock } from './clock.js';
+import type { ConversationConfig } from './conversation-config.js';
+import type { Dialogue } from './dialogue.js';
+import { Inactivity } from './inactivity.js';
+import { summarizeTurns } from './latency-trace.js';
+import type { Phrases } from './phrases.js';
+import { Speculation } from './speculation.js';
+import type { ReplyAudio, TurnPipeline } from './turn.js';
+import { Turns, type TurnInfo } from './turns.js';
+import { Utterances } from './utterances.js';
+
+/** The channel operations a conversation uses; absent when ARI is not configured. */
+export type CallChannel = Pick<ChannelControl, 'resolveChannel' | 'hangup' | 'requestTransfer' | 'detach'>;
+
+/** What a conversation needs: providers composed into stages, and its settings. */
+export interface ConversationDeps {
+  asr: Asr;
+  createDialogue(control: CallControl, log: Logger): Dialogue;
+  /** Speakable chunks from text deltas. */
+  chunks(deltas: AsyncIterable<string>): AsyncIterable<string>;
+  /** Audio for chunks, strictly in order; `sampleRate` is read as each chunk's synthesis starts. */
+  synthesize(chunks: AsyncIterable<string>, sampleRate: () => number, signal: AbortSignal, log: Logger): AsyncIterable<ReplyAudio>;
+  /** A fixed phrase's audio (cached), streamed as it is synthesized on a cache miss. */
+  phrase(text: string, sampleRate: number, signal: AbortSignal): AsyncIterable<Buffer>;
+  /** The greeting from an audio file, when one is configured. */
+  greetingAudio?(sampleRate: number): Promise<Buffer>;
+  channelControl?(callId: string, log: Logger): CallChannel;
+  phrases: Phrases;
+  config: ConversationConfig;
+  vadThreshold: number;
+  observer: Observer;
+  /** Time and timers; the process clock by default. */
+  clock?: Clock;
+  /** Called once per call with its summary. */
+  onCallEnd?(summary: CallSummary): void;
+  /** Told when the recognizer works for a call, or fails it for good. */
+  recognizerHealth?: { ok(): void; failed(code: string): void };
+}
+
+/** A reply started before the utterance ended. */
+interface SpeculativeTurn {
+  info: TurnInfo;
+  userText: string;
+  abort(outcome: 'discarded'): void;
+}
+
+/** Synthesizers produce 8–48 kHz; audio for a faster wire is resampled by the playout. */
+const MAX_SYNTHESIS_RATE = 48_000;
+
+/** Runs one call as a conversation until it ends; resolves when everything is released. */
+export async function runConversation(
+  call: AudioSocketCall,
+  deps: ConversationDeps,
+  onSession?: (session: { goodbye(): Promise<void> }) => void,
+): Promise<void> {
+  // Synchronously up to the listeners: audio can arrive in the same TCP chunk as the UUID.
+  const conversation = new Conversation(call, deps);
+  onSession?.({ goodbye: () => conversation.end('drain', deps.phrases.goodbye) });
+  await conversation.run();
+}
+
+class Conversation {
+  readonly #call: AudioSocketCall;
+  readonly #deps: ConversationDeps;
+  readonly #config: ConversationConfig;
+  readonly #log: Logger;
+  readonly #timers: CallTimers;
+  readonly #caller: CallerAudio;
+  readonly #channel: CallChannel | undefined;
+  readonly #dialogue: Dialogue;
+  readonly #turns: Turns;
+  readonly #utterances: Utterances;
+  readonly #bargeIn: BargeIn;
+  readonly #speculation: Speculation<SpeculativeTurn>;
+  readonly #inactivity: Inactivity;
+  #lastVoicedAt: number | undefined;
+  #recognition: Promise<void> | undefined;
+  #asrWorks = false;
+  #endAfterReply: CallOutcome | undefined;
+  #ending = false;
+  #outcome: CallOutcome | undefined;
+
+  constructor(call: AudioSocketCall, deps: ConversationDeps) {
+    this.#call = call;
+    this.#deps = deps;
+    this.#config = deps.config;
+    this.#log = call.log;
+    this.#timers = callTimers(deps.clock ?? systemClock, call.signal);
+    this.#caller = new CallerAudio(call, { threshold: deps.vadThreshold, minSpeechMs: deps.config.bargeInMinSpeechMs });
+    this.#channel = deps.channelControl?.(call.id, call.log);
+    // Read the dialplan's call-to-channel link at once, while the channel surely exists.
+    void this.#channel?.resolveChannel();
+    this.#dialogue = deps.createDialogue(this.#callControl(), call.log);
+    this.#turns = new Turns({
+      playout: call.playout,
+      callSignal: call.signal,
+      dialogue: this.#dialogue,
+      observer: deps.observer,
+      log: call.log,
+      finished: () => this.#replyFinished(),
+    });
+    this.#bargeIn = new BargeIn({ enabled: deps.config.bargeIn, minChars: deps.config.bargeInMinChars, falseAlarmMs: deps.config.falseAlarmMs });
+    const transferDigit = deps.config.dtmfTransferDestination !== undefined ? deps.config.dtmfTransferDigit : undefined;
+    this.#utterances = new Utterances(
+      { minChars: deps.config.bargeInMinChars, dtmfTransferDigit: transferDigit, dtmfCollectMs: deps.config.dtmfCollectMs },
+      this.#timers,
+      {
+        partial: (text) => this.#onPartial(text),
+        utterance: (text, speechEndAt) => this.#onUtterance(text, speechEndAt),
+        empty: () => this.#onEmptyUtterance(),
+        transferDigit: () => void this.#transfer(deps.config.dtmfTransferDestination!),
+      },
+      () => this.#lastVoicedAt ?? this.#now(),
+    );
+    this.#speculation = new Speculation(
+      { enabled: deps.config.speculative, stableMs: deps.config.speculativeStableMs },
+      this.#timers,
+      this.#utterances,
+      () => this.#lastVoicedAt ?? 0,
+      (text) => {
+        const info = this.#turns.reply(text, this.#replyPipeline(text), true);
+        void info.turn.start();
+        this.#log.debug({ turn: info.turn.id }, 'speculative reply started');
+        return { info, userText: text, abort: (outcome) => info.turn.abort(outcome) };
+      },
+    );
+    this.#inactivity = new Inactivity(deps.config.inactivityMs, this.#timers, {
+      busy: () => this.#turns.current !== undefined || this.#speculation.reply !== undefined || !call.playout.idle || this.#utterances.open,
+      prompt: () => {
+        this.#log.info('caller silent; prompting');
+        this.#playPhrase(deps.phrases.inactivity);
+      },
+      giveUp: () => void this.end('inactivity', deps.phrases.goodbye),
+    });
+  }
+
+  async run(): Promise<void> {
+    const call = this.#call;
+    const onAudio = (pcm: Buffer) => this.#onAudio(pcm);
+    const onDtmf = (digit: string) => {
+      this.#inactivity.activity();
+      this.#utterances.onDtmf(digit);
+    };
+    call.on('audio', onAudio);
+    call.on('dtmf', onDtmf);
+    this.#timers.after(this.#config.maxCallMs, () => void this.end('max_duration', this.#deps.phrases.goodbye));
+    const ended = new Promise<void>((resolve) => call.signal.addEventListener('abort', () => resolve(), { once: true }));
+
+    void this.#greet();
+    await ended;
+
+    call.off('audio', onAudio);
+    call.off('dtmf', onDtmf);
+    this.#caller.end();
+    this.#timers.cancelAll();
+    this.#inactivity.stop();
+    this.#channel?.detach();
+    const speculative = this.#speculation.reply?.info;
+    this.#speculation.stop();
+    await this.#recognition;
+    await this.#turns.close(speculative);
+    this.#finishSummary();
+  }
+
+  /** Ends the call: stops the reply, plays a last phrase if given (within a limit), then hangs up. */
+  async end(outcome: CallOutcome, phrase?: string): Promise<void> {
+    if (this.#ending || this.#call.signal.aborted) return;
+    this.#ending = true;
+    this.#outcome = outcome;
+    this.#speculation.stop();
+    this.#inactivity.stop();
+    if (phrase !== undefined) {
+      // The phrase is a courtesy: a peer that stops reading must not hold the call open.
+      let limit: { cancel(): void } | undefined;
+      const timeUp = new Promise<void>((resolve) => (limit = this.#timers.after(this.#config.lastPhraseMaxMs, resolve)));
+      await Promise.race([this.#playPhrase(phrase).turn.done, timeUp]);
+      limit?.cancel();
+      if (!this.#call.signal.aborted && !this.#call.playout.idle) this.#log.warn({ outcome, limitMs: this.#config.lastPhraseMaxMs }, 'last phrase not played in time; hanging up');
+    }
+    if (this.#call.signal.aborted) return;
+    this.#log.info({ outcome }, 'ending the call');
+    // A transfer needs the dialplan to continue: only the AudioSocket leg is closed.
+    if (outcome !== 'transfer' && this.#channel) await this.#channel.hangup().catch(() => false);
+    this.#call.hangUp('hangup_sent');
+  }
+
+  // ---- the greeting ----
+
+  async #greet(): Promise<void> {
+    // Synthesized at the wire rate: the first frame's, or the fallback's.
+    await this.#call.format;
+    if (this.#call.signal.aborted || this.#ending) return;
+    await this.#playPhrase(this.#deps.phrases.greeting, this.#deps.greetingAudio).turn.done;
+  }
+
+  // ---- the caller: audio, recognition, utterances ----
+
+  #onAudio(wire: Buffer): void {
+    const first = this.#caller.sampleRate === undefined;
+    const frame = this.#caller.push(wire);
+    // There is nothing to recognize before the first frame: the recognizer opens with it.
+    if (first && this.#caller.sampleRate !== undefined) this.#recognition = this.#recognize(this.#caller.sampleRate);
+    if (!frame?.voiced) return;
+    this.#lastVoicedAt = this.#now();
+    this.#inactivity.activity();
+    if (frame.speaking) this.#maybeBargeIn('voice');
+  }
+
+  async #recognize(sampleRate: number): Promise<void> {
+    try {
+      for await (const event of this.#deps.asr.transcribe(this.#caller.audio, { sampleRate, signal: this.#call.signal, log: this.#log })) {
+        if (this.#call.signal.aborted) return;
+        if (!this.#asrWorks) {
+          this.#asrWorks = true;
+          this.#deps.recognizerHealth?.ok();
+        }
+        if (event.type === 'final') this.#log.debug({ text: event.text }, 'recognized');
+        this.#utterances.onAsr(event);
+      }
+    } catch (err) {
+      if (this.#call.signal.aborted || isAbortError(err)) return;
+      const code = err instanceof VoicebotError ? err.code : 'asr_failed';
+      this.#log.error({ code, err }, 'speech recognition failed; ending the call');
+      this.#deps.observer.providerError('asr', code);
+      this.#deps.recognizerHealth?.failed(code);
+      await this.end('asr_failed', this.#deps.phrases.cannotHear);
+    }
+  }
+
+  #onPartial(text: string): void {
+    this.#inactivity.activity();
+    this.#maybeBargeIn('partial');
+    if (!this.#ending) this.#speculation.onPartial(text);
+  }
+
+  #onUtterance(text: string, speechEndAt: number): void {
+    if (this.#ending) return;
+    const now = this.#now();
+    this.#inactivity.answered();
+    if (this.#bargeIn.settle(true, now) !== undefined) this.#turns.confirmCut();
+    const speculative = this.#speculation.take(text);
+    let info: TurnInfo;
+    if (speculative) {
+      info = speculative.info;
+      info.turn.commit();
+      this.#log.debug({ turn: info.turn.id }, 'speculative reply committed');
+    } else {
+      info = this.#turns.reply(text, this.#replyPipeline(text));
+    }
+    info.turn.trace.setSpeechEnd(speechEndAt);
+    info.turn.trace.mark('asr_final', now);
+    // The caller spoke a whole utterance over the bot without a barge-in decision (barge-in off,
+    // or too short to confirm): the old reply yields to the new one.
+    this.#turns.play(info);
+  }
+
+  /** The speech that cut the bot off turned out empty: resume the reply where it was cut. */
+  #onEmptyUtterance(): void {
+    this.#speculation.discard();
+    const outcome = this.#bargeIn.settle(false, this.#now());
+    if (outcome === undefined) return;
+    if (outcome !== 'resume' || this.#ending) {
+      this.#turns.confirmCut();
+      return;
+    }
+    const resumed = this.#turns.resumeCut();
+    if (resumed) this.#log.info({ turn: resumed.turn.id }, 'barge-in was a false alarm; resuming');
+  }
+
+  #maybeBargeIn(trigger: 'voice' | 'partial'): void {
+    const info = this.#turns.current;
+    const botAudible = info !== undefined && !info.settled && info.turn.committed && this.#call.playout.queuedMs > 0;
+    const input = { botAudible, speaking: this.#caller.speaking, partial: this.#utterances.partial };
+    if (!info || !this.#bargeIn.shouldCut(input)) return;
+    this.#turns.cut(info);
+    this.#bargeIn.cut(this.#now());
+    this.#deps.observer.bargeIn();
+    this.#log.info({ turn: info.turn.id, trigger, atMs: Math.round(Date.now() - this.#call.startedAt) }, 'barge-in');
+  }
+
+  // ---- the bot: replies and fixed phrases ----
+
+  #replyPipeline(userText: string): TurnPipeline {
+    return {
+      deltas: (signal) => this.#dialogue.reply(userText, signal),
+      chunks: (deltas) => this.#deps.chunks(deltas),
+      audio: (chunks, signal) => this.#deps.synthesize(chunks, () => this.#synthesisRate(), signal, this.#log),
+    };
+  }
+
+  /** Plays a fixed phrase as a turn of its own, so barge-in and heard-text work the same way. */
+  #playPhrase(text: string, audio?: (sampleRate: number) => Promise<Buffer>): TurnInfo {
+    // The rate when the phrase starts; a later switch is resampled by the playout.
+    const sampleRate = this.#synthesisRate();
+    const phrase = this.#deps.phrase;
+    return this.#turns.play(
+      this.#turns.reply(undefined, {
+        deltas: () => once(text),
+        chunks: (deltas) => deltas,
+        audio: async function* (chunks, signal) {
+          for await (const chunk of chunks) {
+            if (audio) yield { index: 0, text: chunk, pcm: await audio(sampleRate), sampleRate, last: true };
+            else for await (const pcm of phrase(chunk, sampleRate, signal)) yield { index: 0, text: chunk, pcm, sampleRate, last: false };
+          }
+        },
+      }),
+    );
+  }
+
+  #replyFinished(): void {
+    if (this.#endAfterReply && !this.#ending) {
+      void this.end(this.#endAfterReply);
+      return;
+    }
+    this.#inactivity.activity();
+  }
+
+  /** The rate to synthesize at now: the wire rate, capped at what synthesizers produce. */
+  #synthesisRate(): number {
+    return Math.min(this.#call.playout.format.sampleRate, MAX_SYNTHESIS_RATE);
+  }
+
+  // ---- channel control: transfer and the model's tools ----
+
+  async #transfer(destination: string): Promise<void> {
+    if (this.#ending) return;
+    if (!this.#channel) {
+      this.#log.warn({ destination }, 'transfer requested but ARI is not configured');
+      return;
+    }
+    const ok = await this.#channel.requestTransfer(destination);
+    if (ok) await this.end('transfer', this.#deps.phrases.transfer);
+  }
+
+  #callControl(): CallControl {
+    return {
+      hangUp: async (reason) => {
+        this.#log.info({ reason }, 'model ended the call');
+        this.#endAfterReply ??= 'bot_hangup';
+      },
+      transfer: async (destination) => {
+        if (!this.#channel) return { ok: false, message: 'Transfer is not available on this line.' };
+        const ok = await this.#channel.requestTransfer(destination);
+        if (!ok) return { ok: false, message: 'The transfer could not be arranged; the call is no longer reachable.' };
+        this.#endAfterReply = 'transfer';
+        return { ok: true, message: `The caller will be transferred to ${destination} after your reply.` };
+      },
+    };
+  }
+
+  // ---- the end ----
+
+  #finishSummary(): void {
+    const call = this.#call;
+    this.#outcome ??= 'caller_hangup';
+    const summary: CallSummary = {
+      callId: call.id,
+      startedAt: call.startedAt,
+      durationMs: Date.now() - call.startedAt,
+      outcome: this.#outcome,
+      turns: this.#turns.latencies,
+      transcript: this.#turns.transcript,
+    };
+    this.#log.info({ outcome: summary.outcome, durationMs: summary.durationMs, ...summarizeTurns(summary.turns) }, 'conversation ended');
+    this.#deps.observer.callEnded(summary.outcome);
+    this.#deps.onCallEnd?.(summary);
+  }
+
+  #now(): number {
+    return this.#timers.clock.now();
+  }
+}
+
+async function* once(text: string): AsyncIterable<string> {
+  yield text;
+}
