@@ -1,6 +1,7 @@
 import { createChannelControl } from './ari/channel-control.js';
 import type { AriClient } from './ari/client.js';
 import { connectAri } from './ari/connect.js';
+import { createGlobalCleanup } from './ari/global-cleanup.js';
 import { createAsr } from './asr/index.js';
 import type { Asr } from './asr/asr.js';
 import type { AudioSocketCall, CallHandler } from './audiosocket/server.js';
@@ -29,6 +30,8 @@ export interface App {
   goodbye(call: AudioSocketCall): Promise<void>;
   /** Not ready while a required provider is known to be down. */
   readiness(): { ready: boolean; reasons: string[] };
+  /** Finishes what ended calls left behind (Asterisk globals still to delete); the drain's last step. */
+  close?(): Promise<void>;
 }
 
 /** A recognizer that failed a call for good counts as down for this long, then calls try again. */
@@ -57,6 +60,7 @@ export async function createApp(
   const llm = createOpenAiLlm(config.llm, log.child({ component: 'llm' }), observer);
   const phrases = phrasesOf(config);
   const ari: AriClient | undefined = await connectAri(config.ari, log.child({ component: 'ari' }));
+  const globals = ari && createGlobalCleanup({ ari, delayMs: config.ari.cleanupDelayMs, log: log.child({ component: 'ari' }) });
   const chunkOptions = config.llm.chunker;
 
   // Exactly the audio that will be played is cached: the call's own phrases whole, as the call
@@ -79,7 +83,7 @@ export async function createApp(
       synthesizeInOrder(chunks, cachedTts, { sampleRate, signal, concurrency: config.tts.concurrency, log: callLog }),
     phrase: (text, sampleRate, signal) => cache.stream(text, sampleRate, signal),
     ...(greetingAudio !== undefined ? { greetingAudio } : {}),
-    ...(ari !== undefined ? { channelControl: (callId: string, callLog: Logger) => createChannelControl({ ari, callId, log: callLog }) } : {}),
+    ...(ari !== undefined ? { channelControl: (callId: string, callLog: Logger) => createChannelControl({ ari, callId, log: callLog, globals }) } : {}),
     phrases,
     config: config.conversation,
     vadThreshold: config.call.vadThreshold,
@@ -96,6 +100,7 @@ export async function createApp(
   const sessions = new Map<string, { goodbye(): Promise<void> }>();
   return {
     mode: 'conversation',
+    close: async () => globals?.close(),
     onCall: async (call) => {
       await runConversation(call, deps, (session) => sessions.set(call.id, session));
       sessions.delete(call.id);

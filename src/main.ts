@@ -42,6 +42,7 @@ try {
     metrics,
     recorder,
     goodbye: (call) => app.goodbye(call),
+    beforeExit: [async () => app.close?.()],
     readiness: () => app.readiness(),
   });
   log.info({ host: address.address, port: address.port, httpPort: ops.httpPort, pipeline: app.mode }, 'listening');

@@ -337,13 +337,13 @@ test('without ARI configured every operation is a quiet no-op', async () => {
 
 test('ARI_* settings: defaults, a password required with ARI_URL, no credentials in the URL', () => {
   const defaults = readAriConfig(new EnvReader({}));
-  assert.deepEqual(defaults, { url: undefined, user: 'voicebot', password: '', timeoutMs: 2_000 });
+  assert.deepEqual(defaults, { url: undefined, user: 'voicebot', password: '', timeoutMs: 2_000, cleanupDelayMs: 5_000 });
 
-  const full = new EnvReader({ ARI_URL: 'http://10.0.0.5:8088/ari', ARI_USER: 'bot', ARI_PASSWORD: 'x', ARI_TIMEOUT_MS: '500' });
-  assert.deepEqual(readAriConfig(full), { url: 'http://10.0.0.5:8088/ari', user: 'bot', password: 'x', timeoutMs: 500 });
+  const full = new EnvReader({ ARI_URL: 'http://10.0.0.5:8088/ari', ARI_USER: 'bot', ARI_PASSWORD: 'x', ARI_TIMEOUT_MS: '500', ARI_CLEANUP_DELAY_MS: '50' });
+  assert.deepEqual(readAriConfig(full), { url: 'http://10.0.0.5:8088/ari', user: 'bot', password: 'x', timeoutMs: 500, cleanupDelayMs: 50 });
   full.finish();
 
-  const bad = new EnvReader({ ARI_URL: 'http://bot:secret@10.0.0.5:8088', ARI_TIMEOUT_MS: '0' });
+  const bad = new EnvReader({ ARI_URL: 'http://bot:secret@10.0.0.5:8088', ARI_TIMEOUT_MS: '0', ARI_CLEANUP_DELAY_MS: '0' });
   readAriConfig(bad);
   assert.throws(() => bad.finish(), (err: unknown) => {
     assert.ok(err instanceof VoicebotError);
@@ -351,6 +351,7 @@ test('ARI_* settings: defaults, a password required with ARI_URL, no credentials
     assert.match(err.message, /ARI_URL: must not contain credentials/);
     assert.match(err.message, /ARI_PASSWORD: required/);
     assert.match(err.message, /ARI_TIMEOUT_MS/);
+    assert.match(err.message, /ARI_CLEANUP_DELAY_MS/);
     return true;
   });
 });
@@ -379,15 +380,13 @@ test('the sample dialplan uses the variable names and destination filter the ser
   assert.ok(entry.some((l) => l.includes(`AudioSocket(${uuid},`)), 'application form');
   const dial = entry.find((l) => l.includes('Dial(AudioSocket/'));
   assert.match(dial ?? '', new RegExp(`Dial\\(AudioSocket/[^/]+/\\$\\{${UUID_VARIABLE}\\}/c\\(slin16\\),[^,]*,[^)]*g`), 'Dial form at 16 kHz continuing with g');
-  assert.ok(entry.some((l) => /^exten => h,1,Gosub\(voicebot-cleanup,s,1\)/.test(l)), 'h extension cleans up');
 
   const afterSocket = (contexts.get('voicebot-after') ?? []).join('\n');
   assert.ok(afterSocket.includes(`FILTER(${DESTINATION_FILTER},\${${decision}})`), 'decision read through the same filter');
   assert.ok(afterSocket.includes(`DIALPLAN_EXISTS(${TRANSFER_CONTEXT},`), 'only existing destinations');
   assert.ok(afterSocket.includes(`?${TRANSFER_CONTEXT},`), 'goes only into the transfer context');
 
-  const cleanup = (contexts.get('voicebot-cleanup') ?? []).join('\n');
-  assert.ok(cleanup.includes(`Set(${link}=)`) && cleanup.includes(`Set(${decision}=)`), 'both globals cleared');
+  assert.match(contexts.get('voicebot-after')?.[0] ?? '', /^exten => s,1,Set\(VOICEBOT_DEST=/, 'the decision is read first, before the server deletes it');
 
   const destinations = (contexts.get(TRANSFER_CONTEXT) ?? [])
     .map((l) => /^exten => ([^,]+),1,/.exec(l)?.[1])

@@ -1,6 +1,7 @@
 import { isAbortError, VoicebotError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { ariStatusOf, type AriClient } from './client.js';
+import type { GlobalCleanup } from './global-cleanup.js';
 import { canonicalCallId, channelGlobalName, isDialplanSafeDestination, transferGlobalName } from './variables.js';
 
 /** Call control for one call's caller channel; inert once detached. */
@@ -13,7 +14,10 @@ export interface ChannelControl {
   hangup(): Promise<boolean>;
   /** Leaves a transfer decision for the dialplan; the caller must then close the AudioSocket. */
   requestTransfer(destination: string): Promise<boolean>;
-  /** Ends all ARI traffic for this call: aborts requests in flight, refuses new ones. */
+  /**
+   * Ends all ARI traffic for this call's channel: aborts requests in flight, refuses new ones, and
+   * hands the call's globals still in Asterisk (a transfer decision, an unread link) to the cleanup.
+   */
   detach(): void;
   /** True after `detach()`. */
   readonly detached: boolean;
@@ -24,16 +28,21 @@ export interface ChannelControlDeps {
   ari: AriClient | undefined;
   callId: string;
   log: Logger;
+  /** Deletes the call's globals some time after the socket closed. */
+  globals?: GlobalCleanup;
 }
 
 /** Per-call control handle over ARI, built when the AudioSocket call starts. */
-export function createChannelControl({ ari, callId, log }: ChannelControlDeps): ChannelControl {
+export function createChannelControl({ ari, callId, log, globals }: ChannelControlDeps): ChannelControl {
   const id = canonicalCallId(callId);
   const lifetime = new AbortController();
   let resolving: Promise<string | undefined> | undefined;
   let failureLogged = false;
   // A channel that has gone never comes back: later operations need no request.
   let gone = false;
+  // Whether the dialplan's link is known to be out of Asterisk (deleted here, or never set).
+  let linkSettled = false;
+  let decisionLeft = false;
 
   const enabled = ari !== undefined && id !== undefined;
   if (ari !== undefined && id === undefined) log.warn({ callId }, 'call id is not a UUID; call control disabled');
@@ -60,15 +69,20 @@ export function createChannelControl({ ari, callId, log }: ChannelControlDeps): 
     const name = channelGlobalName(uuid);
     const channelId = await client.getVariable(name, undefined, lifetime.signal);
     if (channelId === undefined) {
+      linkSettled = true;
       log.debug({ variable: name }, 'call not linked to a channel by the dialplan');
       return undefined;
     }
     log.debug({ channelId }, 'caller channel resolved');
     if (!detached()) {
       // The link is consumed: deleting it here leaves nothing behind in Asterisk's globals.
-      await client.deleteGlobalVariable(name, lifetime.signal).catch((err: unknown) => {
+      try {
+        await client.deleteGlobalVariable(name, lifetime.signal);
+        linkSettled = true;
+      } catch (err) {
+        // The cleanup deletes it after the call.
         if (!isAbortError(err)) log.debug({ reason: (err as Error).message }, 'channel link not deleted');
-      });
+      }
     }
     return channelId;
   }
@@ -130,6 +144,8 @@ export function createChannelControl({ ari, callId, log }: ChannelControlDeps): 
       const channelId = await existingChannel('transfer');
       if (channelId === undefined || ari === undefined || id === undefined) return false;
       try {
+        // Counted before the answer: a request that fails late may still have set it.
+        decisionLeft = true;
         await ari.setGlobalVariable(transferGlobalName(id), destination, lifetime.signal);
         if (detached()) return false;
         log.info({ channelId, destination }, 'transfer decision left for the dialplan');
@@ -141,7 +157,11 @@ export function createChannelControl({ ari, callId, log }: ChannelControlDeps): 
     },
 
     detach() {
-      if (!detached()) lifetime.abort();
+      if (detached()) return;
+      lifetime.abort();
+      if (ari === undefined || id === undefined || globals === undefined) return;
+      const left = [...(decisionLeft ? [transferGlobalName(id)] : []), ...(linkSettled ? [] : [channelGlobalName(id)])];
+      globals.schedule(left);
     },
 
     get detached() {

@@ -8,14 +8,17 @@ export interface AriConfig {
   password: string;
   /** Deadline of every ARI request, connect to last byte. */
   timeoutMs: number;
+  /** How long a call's globals outlive its socket before the server deletes them (the dialplan reads them first). */
+  cleanupDelayMs: number;
 }
 
-/** Reads ARI_URL, ARI_USER, ARI_PASSWORD and ARI_TIMEOUT_MS. */
+/** Reads ARI_URL, ARI_USER, ARI_PASSWORD, ARI_TIMEOUT_MS and ARI_CLEANUP_DELAY_MS. */
 export function readAriConfig(env: EnvReader): AriConfig {
   const url = env.url('ARI_URL', undefined, ['http:', 'https:']);
   const user = env.string('ARI_USER', 'voicebot');
   const password = env.optionalString('ARI_PASSWORD') ?? '';
   const timeoutMs = env.int('ARI_TIMEOUT_MS', 2_000, { min: 50, max: 60_000 });
+  const cleanupDelayMs = env.int('ARI_CLEANUP_DELAY_MS', 5_000, { min: 10, max: 300_000 });
   if (url !== undefined) {
     if (URL.canParse(url)) {
       const parsed = new URL(url);
@@ -25,5 +28,5 @@ export function readAriConfig(env: EnvReader): AriConfig {
     }
     if (password === '') env.problem('ARI_PASSWORD', 'required when ARI_URL is set');
   }
-  return { url, user, password, timeoutMs };
+  return { url, user, password, timeoutMs, cleanupDelayMs };
 }

@@ -7,7 +7,7 @@ import type { AriConfig } from './config.js';
  * Builds the ARI client and checks it once. Resolves undefined when ARI_URL is unset; otherwise
  * always resolves the client: an unreachable or misconfigured ARI is one warning, not a crash.
  */
-export async function connectAri(config: AriConfig, log: Logger): Promise<AriClient | undefined> {
+export async function connectAri(config: Pick<AriConfig, 'url' | 'user' | 'password' | 'timeoutMs'>, log: Logger): Promise<AriClient | undefined> {
   if (config.url === undefined) {
     log.info('ARI_URL not set; calls run without call control');
     return undefined;

@@ -16,6 +16,8 @@ export interface StartOpsOptions<C extends DrainableCall> {
   recorder?: CallRecorder;
   /** Readiness besides draining, e.g. a required provider known to be down. */
   readiness?: () => Readiness;
+  /** Run once the calls are gone, before the webhooks are flushed, e.g. the app's `close`. */
+  beforeExit?: readonly (() => Promise<void>)[];
   /** Ends one call still up when the drain times out (short goodbye, then hang up). */
   goodbye?: (call: C) => void | Promise<void>;
   /** Defaults to `process.exit`. */
@@ -62,7 +64,7 @@ export async function startOps<C extends DrainableCall>(options: StartOpsOptions
     timeoutMs: config.drainTimeoutMs,
     goodbyeMs: config.drainGoodbyeMs,
     ...(options.goodbye ? { goodbye: options.goodbye } : {}),
-    beforeExit: recorder ? [() => recorder.flush(config.webhookFlushMs)] : [],
+    beforeExit: [...(options.beforeExit ?? []), ...(recorder ? [() => recorder.flush(config.webhookFlushMs)] : [])],
     exit: options.exit ?? ((code) => process.exit(code)),
     ...(options.signals ? { signals: options.signals } : {}),
   });

@@ -25,8 +25,11 @@ export interface FakeAri {
   /** Base URL to put in ARI_URL (http://127.0.0.1:<port>). */
   url: string;
   channels: Map<string, FakeChannel>;
+  /** Asterisk's globals: a POST without `value` deletes one, a GET of an unset one answers 200 "". */
   globals: Map<string, string>;
   requests: FakeAriRequest[];
+  /** The globals as `dialplan show globals` lists them (`NAME=value`, sorted), those starting with `prefix`. */
+  listGlobals(prefix?: string): string[];
   addChannel(id: string, vars?: Record<string, string>): FakeChannel;
   removeChannel(id: string): void;
   /** Down: every connection is dropped without an answer, as if Asterisk had gone away. */
@@ -191,6 +194,9 @@ export async function startFakeAri({ user, password }: { user: string; password:
     channels,
     globals,
     requests,
+    listGlobals(prefix = '') {
+      return [...globals].filter(([name]) => name.startsWith(prefix)).map(([name, value]) => `${name}=${value}`).sort();
+    },
     addChannel(id, vars = {}) {
       const channel: FakeChannel = { id, name: `PJSIP/caller-${id}`, state: 'Up', vars: new Map(Object.entries(vars)) };
       channels.set(id, channel);

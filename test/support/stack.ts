@@ -110,6 +110,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
     async close() {
       await server.close();
+      await app.close?.();
       await Promise.all([stt.close(), llm.close(), tts.close(), ttsHttp.close(), ari?.close()]);
     },
   };
