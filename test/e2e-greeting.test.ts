@@ -48,7 +48,7 @@ test('the greeting starts as soon as the first frame arrives, on the first call 
 
     // The next call plays it from the cache.
     const second = await greetingOf(stack.port);
-    assert.ok(second.firstAudioMs < 200, `second call: greeting after ${second.firstAudioMs} ms`);
+    assert.ok(second.firstAudioMs < 600, `second call: greeting after ${second.firstAudioMs} ms`);
     assert.equal(Math.abs(second.toneHz! - 440) < 10, true, `second call heard ${second.toneHz} Hz`);
     assert.equal(stack.tts.requests.filter((r) => r.text === GREETING && r.sampleRate === 8000).length, 1, 'the greeting was cached when complete');
   } finally {
