@@ -27,3 +27,19 @@ export interface CallSummary {
   turns: TurnLatency[];
   transcript: TranscriptEntry[];
 }
+
+/** The summary of a call that has ended. */
+export function summarizeCall(
+  call: { readonly id: string; readonly startedAt: number },
+  outcome: CallOutcome,
+  turns: { readonly latencies: TurnLatency[]; readonly transcript: TranscriptEntry[] },
+): CallSummary {
+  return {
+    callId: call.id,
+    startedAt: call.startedAt,
+    durationMs: Date.now() - call.startedAt,
+    outcome,
+    turns: turns.latencies,
+    transcript: turns.transcript,
+  };
+}

@@ -2,54 +2,24 @@
  * One call as a conversation: greet, listen, reply, and end politely. It reads like the README's
  * "How a call flows"; each concern it wires lives in a file of its own.
  */
-import type { ChannelControl } from '../ari/channel-control.js';
-import type { Asr } from '../asr/asr.js';
 import type { AudioSocketCall } from '../audiosocket/call.js';
 import { isAbortError, VoicebotError } from '../errors.js';
-import type { CallControl } from '../llm/llm.js';
 import type { Logger } from '../logger.js';
-import type { Observer } from '../metrics/observer.js';
 import { BargeIn } from './barge-in.js';
-import type { CallOutcome, CallSummary } from './call-summary.js';
+import { summarizeCall, type CallOutcome } from './call-summary.js';
 import { CallerAudio } from './caller-audio.js';
-import { callTimers, systemClock, type CallTimers, type Clock } from './clock.js';
+import { callTimers, systemClock, type CallTimers } from './clock.js';
 import type { ConversationConfig } from './conversation-config.js';
+import type { CallChannel, ConversationDeps } from './conversation-deps.js';
 import type { Dialogue } from './dialogue.js';
 import { Inactivity } from './inactivity.js';
 import { summarizeTurns } from './latency-trace.js';
-import type { Phrases } from './phrases.js';
+import { modelControl } from './model-control.js';
+import { phrasePipeline, replyPipeline } from './pipelines.js';
 import { Speculation } from './speculation.js';
-import type { ReplyAudio, TurnPipeline } from './turn.js';
+import type { TurnPipeline } from './turn.js';
 import { Turns, type TurnInfo } from './turns.js';
 import { Utterances } from './utterances.js';
-
-/** The channel operations a conversation uses; absent when ARI is not configured. */
-export type CallChannel = Pick<ChannelControl, 'resolveChannel' | 'hangup' | 'requestTransfer' | 'detach'>;
-
-/** What a conversation needs: providers composed into stages, and its settings. */
-export interface ConversationDeps {
-  asr: Asr;
-  createDialogue(control: CallControl, log: Logger): Dialogue;
-  /** Speakable chunks from text deltas. */
-  chunks(deltas: AsyncIterable<string>): AsyncIterable<string>;
-  /** Audio for chunks, strictly in order; `sampleRate` is read as each chunk's synthesis starts. */
-  synthesize(chunks: AsyncIterable<string>, sampleRate: () => number, signal: AbortSignal, log: Logger): AsyncIterable<ReplyAudio>;
-  /** A fixed phrase's audio (cached), streamed as it is synthesized on a cache miss. */
-  phrase(text: string, sampleRate: number, signal: AbortSignal): AsyncIterable<Buffer>;
-  /** The greeting from an audio file, when one is configured. */
-  greetingAudio?(sampleRate: number): Promise<Buffer>;
-  channelControl?(callId: string, log: Logger): CallChannel;
-  phrases: Phrases;
-  config: ConversationConfig;
-  vadThreshold: number;
-  observer: Observer;
-  /** Time and timers; the process clock by default. */
-  clock?: Clock;
-  /** Called once per call with its summary. */
-  onCallEnd?(summary: CallSummary): void;
-  /** Told when the recognizer works for a call, or fails it for good. */
-  recognizerHealth?: { ok(): void; failed(code: string): void };
-}
 
 /** A reply started before the utterance ended. */
 interface SpeculativeTurn {
@@ -57,6 +27,8 @@ interface SpeculativeTurn {
   userText: string;
   abort(outcome: 'discarded'): void;
 }
+
+export type { CallChannel, ConversationDeps };
 
 /** Synthesizers produce 8–48 kHz; audio for a faster wire is resampled by the playout. */
 const MAX_SYNTHESIS_RATE = 48_000;
@@ -104,7 +76,8 @@ class Conversation {
     this.#channel = deps.channelControl?.(call.id, call.log);
     // Read the dialplan's call-to-channel link at once, while the channel surely exists.
     void this.#channel?.resolveChannel();
-    this.#dialogue = deps.createDialogue(this.#callControl(), call.log);
+    const control = modelControl({ channel: this.#channel, log: call.log, endAfterReply: (outcome) => (this.#endAfterReply ??= outcome) });
+    this.#dialogue = deps.createDialogue(control, call.log);
     this.#turns = new Turns({
       playout: call.playout,
       callSignal: call.signal,
@@ -295,30 +268,13 @@ class Conversation {
   // ---- the bot: replies and fixed phrases ----
 
   #replyPipeline(userText: string): TurnPipeline {
-    return {
-      deltas: (signal) => this.#dialogue.reply(userText, signal),
-      chunks: (deltas) => this.#deps.chunks(deltas),
-      audio: (chunks, signal) => this.#deps.synthesize(chunks, () => this.#synthesisRate(), signal, this.#log),
-    };
+    return replyPipeline(userText, this.#dialogue, this.#deps, () => this.#synthesisRate(), this.#log);
   }
 
   /** Plays a fixed phrase as a turn of its own, so barge-in and heard-text work the same way. */
   #playPhrase(text: string, audio?: (sampleRate: number) => Promise<Buffer>): TurnInfo {
     // The rate when the phrase starts; a later switch is resampled by the playout.
-    const sampleRate = this.#synthesisRate();
-    const phrase = this.#deps.phrase;
-    return this.#turns.play(
-      this.#turns.reply(undefined, {
-        deltas: () => once(text),
-        chunks: (deltas) => deltas,
-        audio: async function* (chunks, signal) {
-          for await (const chunk of chunks) {
-            if (audio) yield { index: 0, text: chunk, pcm: await audio(sampleRate), sampleRate, last: true };
-            else for await (const pcm of phrase(chunk, sampleRate, signal)) yield { index: 0, text: chunk, pcm, sampleRate, last: false };
-          }
-        },
-      }),
-    );
+    return this.#turns.play(this.#turns.reply(undefined, phrasePipeline(text, this.#synthesisRate(), this.#deps.phrase, audio)));
   }
 
   #replyFinished(): void {
@@ -346,35 +302,10 @@ class Conversation {
     if (ok) await this.end('transfer', this.#deps.phrases.transfer);
   }
 
-  #callControl(): CallControl {
-    return {
-      hangUp: async (reason) => {
-        this.#log.info({ reason }, 'model ended the call');
-        this.#endAfterReply ??= 'bot_hangup';
-      },
-      transfer: async (destination) => {
-        if (!this.#channel) return { ok: false, message: 'Transfer is not available on this line.' };
-        const ok = await this.#channel.requestTransfer(destination);
-        if (!ok) return { ok: false, message: 'The transfer could not be arranged; the call is no longer reachable.' };
-        this.#endAfterReply = 'transfer';
-        return { ok: true, message: `The caller will be transferred to ${destination} after your reply.` };
-      },
-    };
-  }
-
   // ---- the end ----
 
   #finishSummary(): void {
-    const call = this.#call;
-    this.#outcome ??= 'caller_hangup';
-    const summary: CallSummary = {
-      callId: call.id,
-      startedAt: call.startedAt,
-      durationMs: Date.now() - call.startedAt,
-      outcome: this.#outcome,
-      turns: this.#turns.latencies,
-      transcript: this.#turns.transcript,
-    };
+    const summary = summarizeCall(this.#call, this.#outcome ?? 'caller_hangup', this.#turns);
     this.#log.info({ outcome: summary.outcome, durationMs: summary.durationMs, ...summarizeTurns(summary.turns) }, 'conversation ended');
     this.#deps.observer.callEnded(summary.outcome);
     this.#deps.onCallEnd?.(summary);
@@ -383,8 +314,4 @@ class Conversation {
   #now(): number {
     return this.#timers.clock.now();
   }
-}
-
-async function* once(text: string): AsyncIterable<string> {
-  yield text;
 }
