@@ -36,7 +36,7 @@ export interface McpConnectionOptions {
 export interface McpConnection {
   readonly name: string;
   status(): McpStatus;
-  /** Starts connecting if nothing has started; waits at most `waitMs` for an attempt in progress. */
+  /** Starts connecting if nothing has started; waits at most `waitMs` for the first attempt to end (never for a reconnect). */
   settle(waitMs: number): Promise<void>;
   /** The server's tools while up (refreshed on reconnect and list changes); empty otherwise. */
   tools(): readonly Tool[];
@@ -57,14 +57,11 @@ export function createMcpConnection(name: string, config: McpTransportConfig, op
   let warned = false;
   let probing = false;
   let timer: NodeJS.Timeout | undefined;
-  let connecting: Promise<void> | undefined;
+  let first: Promise<void> | undefined;
 
   const connect = (): Promise<void> => {
     status = 'connecting';
-    connecting = open().finally(() => {
-      connecting = undefined;
-    });
-    return connecting;
+    return open();
   };
 
   const open = async (): Promise<void> => {
@@ -145,10 +142,10 @@ export function createMcpConnection(name: string, config: McpTransportConfig, op
     status: () => status,
     tools: () => (status === 'up' ? tools : []),
     async settle(waitMs) {
-      if (status === 'idle') void connect();
-      if (connecting === undefined) return;
+      if (status === 'idle') first = connect();
+      if (status !== 'connecting' || first === undefined) return;
       const wait = new AbortController();
-      await Promise.race([connecting, sleep(waitMs, undefined, { signal: wait.signal, ref: false }).catch(() => {})]);
+      await Promise.race([first, sleep(waitMs, undefined, { signal: wait.signal, ref: false }).catch(() => {})]);
       wait.abort();
     },
     async call(tool, args, { signal, timeoutMs }) {
