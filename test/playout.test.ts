@@ -5,7 +5,8 @@ import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EnergyVad, rms } from '../src/audio/vad.js';
 import { ulawToPcm } from '../src/audio/mulaw.js';
-import { createPlayout, slinFormat, ulawFormat, type Playout } from '../src/audiosocket/playout.js';
+import { slinFormat, ulawFormat } from '../src/audiosocket/format.js';
+import { createPlayout, type Playout } from '../src/audiosocket/playout.js';
 
 interface Written {
   at: number;

@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { ulawToPcm } from '../audio/mulaw.js';
-import { createPlayout, slinFormat, ulawFormat, type AudioFormat, type Playout } from './playout.js';
+import { detectFormat, FALLBACK_FORMAT, type AudioFormat } from './format.js';
+import { createPlayout, type Playout } from './playout.js';
 import type { Logger } from '../logger.js';
 import type { Rejection } from './rejection-log.js';
-import { AUDIO_KIND_RATES, HANGUP_MESSAGE, Kind, MessageReader, type Message } from './codec.js';
+import { HANGUP_MESSAGE, MessageReader, type Message } from './codec.js';
 
 /** Why a call ended. */
 export type EndReason =
@@ -78,17 +79,6 @@ export interface ConnectionOptions {
 
 /** How long a closed-by-us socket may wait for the peer's FIN before it is destroyed. */
 const LINGER_MS = 1000;
-const FALLBACK_FORMAT = slinFormat(8000, Kind.Slin8k, false);
-
-/** Detects the wire format from the first audio frame; only the size tells μ-law and old 16 kHz. */
-function detectFormat(kind: number, payloadBytes: number): AudioFormat {
-  if (kind === Kind.Slin8k) {
-    if (payloadBytes === 160) return ulawFormat(true);
-    if (payloadBytes === 640) return slinFormat(16000, Kind.Slin8k, true);
-    return slinFormat(8000, Kind.Slin8k, true);
-  }
-  return slinFormat(AUDIO_KIND_RATES.get(kind)!, kind, true);
-}
 
 /** The server side of one AudioSocket TCP connection; becomes an AudioSocketCall after the UUID. */
 export class Connection extends EventEmitter<CallEvents> implements AudioSocketCall {

@@ -3,19 +3,9 @@ import { performance } from 'node:perf_hooks';
 import { FRAME_MS, frameBytes, pcmDurationMs } from '../audio/pcm.js';
 import { pcmToUlaw, ULAW_SILENCE } from '../audio/mulaw.js';
 import { resample } from '../audio/resample.js';
+import { AudioQueue, type TagPlayed } from './audio-queue.js';
 import { HEADER_BYTES, writeAudioHeader } from './codec.js';
-
-/** What goes on the wire for one call: rate, encoding, kind byte and payload size per 20 ms. */
-export interface AudioFormat {
-  sampleRate: number;
-  encoding: 'slin' | 'ulaw';
-  /** The AudioSocket kind byte the frames carry. */
-  kind: number;
-  /** Payload bytes of one 20 ms frame on the wire. */
-  payloadBytes: number;
-  /** True when taken from the peer's audio, false for the fallback. */
-  detected: boolean;
-}
+import type { AudioFormat } from './format.js';
 
 /** Where frames go: a socket in production. `blocked()` is true while the last write is unflushed. */
 export interface PlayoutSink {
@@ -38,13 +28,7 @@ export interface PlayoutStats {
   lostMs: number;
 }
 
-/** How much of a tag the caller heard. */
-export interface TagPlayed {
-  tag: string;
-  playedMs: number;
-  /** Audio of this tag that was queued but dropped by `clear()`, ms. */
-  droppedMs: number;
-}
+export type { TagPlayed };
 
 /**
  * Events of a playout: first frame of a tag written (performance.now() time), queue drained, and
@@ -95,28 +79,6 @@ export interface Playout extends EventEmitter<PlayoutEvents> {
   whenIdle(): Promise<void>;
 }
 
-/** Builds the wire format for slin at `sampleRate` with the given kind byte. */
-export function slinFormat(sampleRate: number, kind: number, detected: boolean): AudioFormat {
-  return { sampleRate, encoding: 'slin', kind, payloadBytes: Math.round((sampleRate * FRAME_MS) / 1000) * 2, detected };
-}
-
-/** μ-law 8 kHz labelled 0x10 with 160-byte payloads, as Asterisk's `c(ulaw)` sends it. */
-export function ulawFormat(detected: boolean): AudioFormat {
-  return { sampleRate: 8000, encoding: 'ulaw', kind: 0x10, payloadBytes: 160, detected };
-}
-
-interface Segment {
-  buf: Buffer;
-  offset: number;
-  tag: string | undefined;
-}
-
-interface TagState {
-  playedMs: number;
-  started: boolean;
-}
-
-const MAX_TAGS = 256;
 /**
  * How far the clock may fall behind before it re-anchors. A timer that fires a few ms late is
  * caught up on the next ticks (at most two frames back to back, well inside Asterisk's jitter
@@ -141,9 +103,7 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
   #pcmFrameBytes = 0;
   #silence: Buffer = Buffer.alloc(0);
   #scratch: Buffer = Buffer.alloc(0);
-  #queue: Segment[] = [];
-  #queuedBytes = 0;
-  #tags = new Map<string, TagState>();
+  readonly #queue = new AudioQueue();
   #streamOpen = false;
   #streamPlaying = false;
   #idleWaiters: (() => void)[] = [];
@@ -173,11 +133,11 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
   }
 
   get queuedMs(): number {
-    return pcmDurationMs(this.#queuedBytes, this.#format.sampleRate);
+    return pcmDurationMs(this.#queue.bytes, this.#format.sampleRate);
   }
 
   get idle(): boolean {
-    return this.#queuedBytes === 0 && !this.#streamOpen;
+    return this.#queue.bytes === 0 && !this.#streamOpen;
   }
 
   get stats(): Readonly<PlayoutStats> {
@@ -197,8 +157,7 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
     this.#running = false;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#queue = [];
-    this.#queuedBytes = 0;
+    this.#queue.clear(this.#format.sampleRate);
     this.#streamOpen = false;
     this.#resolveIdle();
   }
@@ -211,27 +170,14 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
     }
     this.#format = format;
     this.#applyFormat(format);
-    if (old.sampleRate === format.sampleRate) return;
-    // What is queued keeps its pitch and length across the switch: resampled, segment by segment.
-    this.#queuedBytes = 0;
-    for (const seg of this.#queue) {
-      seg.buf = resample(seg.buf.subarray(seg.offset), old.sampleRate, format.sampleRate);
-      seg.offset = 0;
-      this.#queuedBytes += seg.buf.length;
-    }
-    this.#queue = this.#queue.filter((seg) => seg.buf.length > 0);
+    // What is queued keeps its pitch and length across the switch.
+    if (old.sampleRate !== format.sampleRate) this.#queue.resample(old.sampleRate, format.sampleRate);
   }
 
   enqueue(pcm: Buffer, tag?: string, sampleRate = this.#format.sampleRate): void {
     if (this.#stopped || pcm.length === 0) return;
     const buf = sampleRate === this.#format.sampleRate ? pcm : resample(pcm, sampleRate, this.#format.sampleRate);
-    if (buf.length === 0) return;
-    this.#queue.push({ buf, offset: 0, tag });
-    this.#queuedBytes += buf.length;
-    if (tag !== undefined && !this.#tags.has(tag)) {
-      this.#tags.set(tag, { playedMs: 0, started: false });
-      if (this.#tags.size > MAX_TAGS) this.#tags.delete(this.#tags.keys().next().value!);
-    }
+    this.#queue.push(buf, tag);
     if (this.#silent && this.#running && this.#timer !== undefined && this.#hasFrame()) {
       // The caller is hearing silence: send the first frame of the reply now, not at the next tick.
       clearTimeout(this.#timer);
@@ -241,20 +187,9 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
   }
 
   clear(): TagPlayed[] {
-    const hadQueued = this.#queuedBytes > 0;
-    const dropped = new Map<string, number>();
-    for (const seg of this.#queue) {
-      if (seg.tag === undefined) continue;
-      dropped.set(seg.tag, (dropped.get(seg.tag) ?? 0) + seg.buf.length - seg.offset);
-    }
-    this.#queue = [];
-    this.#queuedBytes = 0;
+    const hadQueued = this.#queue.bytes > 0;
+    const result = this.#queue.clear(this.#format.sampleRate);
     this.#streamPlaying = false;
-    const result = [...dropped].map(([tag, bytes]) => ({
-      tag,
-      playedMs: this.playedMs(tag),
-      droppedMs: pcmDurationMs(bytes, this.#format.sampleRate),
-    }));
     if (hadQueued && !this.#streamOpen) this.#becameIdle();
     return result;
   }
@@ -268,11 +203,11 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
     if (!this.#streamOpen) return;
     this.#streamOpen = false;
     this.#streamPlaying = false;
-    if (this.#queuedBytes === 0) this.#becameIdle();
+    if (this.#queue.bytes === 0) this.#becameIdle();
   }
 
   playedMs(tag: string): number {
-    return this.#tags.get(tag)?.playedMs ?? 0;
+    return this.#queue.playedMs(tag);
   }
 
   whenIdle(): Promise<void> {
@@ -281,7 +216,7 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
   }
 
   #hasFrame(): boolean {
-    return this.#queuedBytes >= this.#pcmFrameBytes || (this.#queuedBytes > 0 && !this.#streamOpen);
+    return this.#queue.bytes >= this.#pcmFrameBytes || (this.#queue.bytes > 0 && !this.#streamOpen);
   }
 
   #applyFormat(format: AudioFormat): void {
@@ -324,33 +259,12 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
       return;
     }
     this.#silent = false;
-    const rate = this.#format.sampleRate;
     const frame = Buffer.allocUnsafe(HEADER_BYTES + this.#format.payloadBytes);
     writeAudioHeader(frame, this.#format.kind, this.#format.payloadBytes);
     const ulaw = this.#format.encoding === 'ulaw';
     const target = ulaw ? this.#scratch : frame;
     const base = ulaw ? 0 : HEADER_BYTES;
-    let filled = 0;
-    let started: string[] | undefined;
-    while (filled < need && this.#queue.length > 0) {
-      const seg = this.#queue[0]!;
-      const n = Math.min(need - filled, seg.buf.length - seg.offset);
-      seg.buf.copy(target, base + filled, seg.offset, seg.offset + n);
-      seg.offset += n;
-      filled += n;
-      if (seg.tag !== undefined) {
-        const state = this.#tags.get(seg.tag);
-        if (state) {
-          state.playedMs += pcmDurationMs(n, rate);
-          if (!state.started) {
-            state.started = true;
-            (started ??= []).push(seg.tag);
-          }
-        }
-      }
-      if (seg.offset >= seg.buf.length) this.#queue.shift();
-    }
-    this.#queuedBytes -= filled;
+    const { filled, started } = this.#queue.take(target, base, need, this.#format.sampleRate);
     // A partial last frame is padded with silence: Asterisk hangs up on an empty payload.
     if (filled < need) target.fill(0, base + filled, base + need);
     if (ulaw) pcmToUlaw(this.#scratch, frame, HEADER_BYTES);
@@ -362,7 +276,7 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
       const at = performance.now();
       for (const tag of started) this.emit('tagStart', tag, at);
     }
-    if (this.#queuedBytes === 0 && !this.#streamOpen) this.#becameIdle();
+    if (this.#queue.bytes === 0 && !this.#streamOpen) this.#becameIdle();
   }
 
   #checkStall(): void {
