@@ -17,7 +17,7 @@ function countingTts(options: { delayMs?: number; failTimes?: number } = {}) {
       await sleep(options.delayMs ?? 10, undefined, { signal });
       if (failures > 0) {
         failures--;
-        throw new VoicebotError('tts_unavailable', 'provider down', { retryable: true });
+        throw new VoicebotError('tts_unavailable', 'provider down');
       }
       yield Buffer.from(`${text}@${sampleRate}|`);
       yield Buffer.from('tail');

@@ -95,7 +95,7 @@ export function createAriClient(
       const failure = new VoicebotError(
         'ari_unavailable',
         timedOut ? `${what} timed out after ${config.timeoutMs} ms` : `${what} failed: ${networkReason(err)}`,
-        { retryable: true, cause: err },
+        { cause: err },
       );
       markDown(failure);
       throw failure;
@@ -106,7 +106,7 @@ export function createAriClient(
     }
     const message = `${what} answered ${answer.status}${describe(answer.body)}`;
     if (answer.status >= 500) {
-      const failure = new VoicebotError('ari_unavailable', message, { retryable: true, cause: { status: answer.status } });
+      const failure = new VoicebotError('ari_unavailable', message, { cause: { status: answer.status } });
       markDown(failure);
       throw failure;
     }

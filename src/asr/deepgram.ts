@@ -293,7 +293,7 @@ class DeepgramRecognition {
     });
     if (next === undefined) {
       this.#log.error({ err: err.message, attempts: this.#config.reconnect.attempts }, 'asr unavailable, giving up');
-      this.#fail(new VoicebotError('asr_unavailable', `Deepgram at ${this.#config.url} is unavailable`, { retryable: true, cause: err }));
+      this.#fail(new VoicebotError('asr_unavailable', `Deepgram at ${this.#config.url} is unavailable`, { cause: err }));
       return;
     }
     this.#log.warn({ err: err.message, ...next }, 'asr connection lost, reconnecting');

@@ -365,7 +365,7 @@ class Recognition {
     });
     if (next === undefined) {
       this.#log.error({ grpcCode: err.code, attempts: this.#config.reconnect.attempts }, 'asr unavailable, giving up');
-      this.#fail(new VoicebotError('asr_unavailable', 'Yandex SpeechKit is unavailable', { retryable: true, cause: err }));
+      this.#fail(new VoicebotError('asr_unavailable', 'Yandex SpeechKit is unavailable', { cause: err }));
       return;
     }
     this.#log.warn({ grpcCode: err.code, ...next }, 'asr stream failed, reconnecting');

@@ -85,7 +85,7 @@ export function createOpenAiLlm(config: LlmConfig, log: Logger, observer: Observ
       // The package ends a stream quietly when its request is aborted.
       if (signal.aborted) return;
       if (!finished) {
-        throw fail(new VoicebotError('llm_unavailable', 'the model stream ended before the reply was finished', { retryable: true }), llmLog, observer);
+        throw fail(new VoicebotError('llm_unavailable', 'the model stream ended before the reply was finished'), llmLog, observer);
       }
       for (const [index, call] of [...calls.entries()].sort((a, b) => a[0] - b[0])) {
         if (call.name === '') {
@@ -106,7 +106,8 @@ export function createOpenAiLlm(config: LlmConfig, log: Logger, observer: Observ
 function fail(err: unknown, log: Logger, observer: Observer): VoicebotError {
   const wrapped = toVoicebotError(err);
   observer.providerError('llm', wrapped.code);
-  log.warn({ code: wrapped.code, retryable: wrapped.retryable, status: err instanceof APIError ? err.status : undefined, err: wrapped.message }, 'llm request failed');
+  // The reply that made the request logs the failure once; this only adds the endpoint's status.
+  log.debug({ code: wrapped.code, status: err instanceof APIError ? err.status : undefined }, 'llm request failed');
   return wrapped;
 }
 
@@ -114,21 +115,21 @@ function fail(err: unknown, log: Logger, observer: Observer): VoicebotError {
 export function toVoicebotError(err: unknown): VoicebotError {
   if (err instanceof VoicebotError) return err;
   if (err instanceof APIConnectionTimeoutError) {
-    return new VoicebotError('llm_timeout', 'the model endpoint timed out', { retryable: true, cause: err });
+    return new VoicebotError('llm_timeout', 'the model endpoint timed out', { cause: err });
   }
   if (err instanceof APIConnectionError) {
-    return new VoicebotError('llm_unavailable', 'the model endpoint is unreachable', { retryable: true, cause: err });
+    return new VoicebotError('llm_unavailable', 'the model endpoint is unreachable', { cause: err });
   }
   if (err instanceof APIUserAbortError || isAbortError(err)) {
-    return new VoicebotError('llm_unavailable', 'the model request was aborted', { retryable: true, cause: err });
+    return new VoicebotError('llm_unavailable', 'the model request was aborted', { cause: err });
   }
   if (err instanceof APIError) {
     const status = err.status;
     if (status === undefined || status === 408 || status === 429 || status >= 500) {
-      return new VoicebotError('llm_unavailable', `the model endpoint answered ${status ?? 'with an error event'}`, { retryable: true, cause: err });
+      return new VoicebotError('llm_unavailable', `the model endpoint answered ${status ?? 'with an error event'}`, { cause: err });
     }
-    return new VoicebotError('llm_failed', `the model endpoint rejected the request with ${status}`, { retryable: false, cause: err });
+    return new VoicebotError('llm_failed', `the model endpoint rejected the request with ${status}`, { cause: err });
   }
   // undici reports a connection closed mid-body as "TypeError: terminated".
-  return new VoicebotError('llm_unavailable', 'the model stream was cut', { retryable: true, cause: err });
+  return new VoicebotError('llm_unavailable', 'the model stream was cut', { cause: err });
 }

@@ -72,7 +72,7 @@ export async function* streamReply(deps: ReplyDeps): AsyncGenerator<ReplyEvent> 
       said += attempt.text.length;
       const left = deadline - performance.now();
       const retry = attempt.error.retryable && said === 0 && tries === 1 && left >= MIN_RETRY_BUDGET_MS;
-      log.warn({ code: attempt.error.code, round, tries, said, retry, budgetLeftMs: Math.round(left) }, 'llm reply failed');
+      log.warn({ err: attempt.error, code: attempt.error.code, round, tries, said, retry, budgetLeftMs: Math.round(left) }, 'llm reply failed');
       if (!retry) break;
     }
     if (attempt.kind === 'aborted') return;
@@ -130,7 +130,7 @@ async function* runAttempt(deps: ReplyDeps, deadline: number): AsyncGenerator<Re
   let timer: NodeJS.Timeout | undefined;
   const arm = (ms: number, what: string) => {
     clearTimeout(timer);
-    timer = setTimeout(() => timeout.abort(new VoicebotError('llm_timeout', what, { retryable: true })), Math.max(0, ms));
+    timer = setTimeout(() => timeout.abort(new VoicebotError('llm_timeout', what)), Math.max(0, ms));
   };
   let text = '';
   const calls: ToolCall[] = [];

@@ -88,7 +88,7 @@ export function createHedgedTts(primary: Tts, fallback: Tts, options: HedgeOptio
             runner.error = outcome.error;
             if (outcome.side === 'primary' && runners.fallback === undefined) {
               observer.fallback(name);
-              log.warn({ code: errorCode(outcome.error) }, 'primary failed before audio, using fallback');
+              log.debug({ code: errorCode(outcome.error) }, 'primary failed before audio, using fallback');
               runners.fallback = start(fallback, 'fallback');
             }
             continue;
@@ -108,8 +108,15 @@ export function createHedgedTts(primary: Tts, fallback: Tts, options: HedgeOptio
         clearTimeout(timer);
 
         if (winner === undefined) {
-          // Both sides failed: report the fallback's error, the primary's is in the log.
-          throw asTtsError(runners.fallback?.error ?? runners.primary?.error);
+          // Both sides failed: one error for the caller to log, the primary's as its cause.
+          const last = asTtsError(runners.fallback?.error ?? runners.primary?.error);
+          const primary = runners.primary?.error;
+          throw primary === undefined || runners.fallback?.error === undefined
+            ? last
+            : new VoicebotError(last.code, `both synthesizers failed: ${asTtsError(primary).message}; then ${last.message}`, { cause: primary });
+        }
+        if (winner === 'fallback' && runners.primary?.error !== undefined) {
+          log.warn({ err: runners.primary.error, code: errorCode(runners.primary.error) }, 'primary synthesizer failed; the fallback answered');
         }
         const loser: Side = winner === 'primary' ? 'fallback' : 'primary';
         stop(runners[loser]);
@@ -125,7 +132,7 @@ export function createHedgedTts(primary: Tts, fallback: Tts, options: HedgeOptio
             result = await iterator.next();
           } catch (err) {
             if (signal.aborted) return;
-            log.error({ side: winner, code: errorCode(err) }, 'synthesis failed after audio started');
+            log.debug({ side: winner, code: errorCode(err) }, 'synthesis failed after audio started');
             throw asTtsError(err);
           }
           if (result.done === true || signal.aborted) return;

@@ -77,7 +77,7 @@ export async function* synthesizeInOrder(chunks: AsyncIterable<string>, tts: Tts
     } catch (err) {
       if (!inner.aborted && !isAbortError(err)) {
         slot.error = err instanceof VoicebotError ? err : new VoicebotError('tts_failed', `synthesis failed: ${(err as Error).message}`, { cause: err });
-        log?.error({ index: slot.index, code: slot.error.code, chars: slot.text.length }, 'chunk synthesis failed, skipping it');
+        log?.error({ err: slot.error, index: slot.index, code: slot.error.code, chars: slot.text.length }, 'chunk synthesis failed, skipping it');
       }
     } finally {
       slot.done = true;

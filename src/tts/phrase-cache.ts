@@ -56,7 +56,7 @@ export function createPhraseCache(tts: Tts, options: { log: Logger; timeoutMs?: 
     } finally {
       clearTimeout(timer);
     }
-    if (signal.aborted) throw new VoicebotError('tts_unavailable', `phrase synthesis timed out after ${timeoutMs} ms`, { retryable: true });
+    if (signal.aborted) throw new VoicebotError('tts_unavailable', `phrase synthesis timed out after ${timeoutMs} ms`);
     if (entry.parts.length === 0) throw new VoicebotError('tts_failed', 'phrase synthesis produced no audio');
     const pcm = entry.parts.length === 1 ? entry.parts[0]! : Buffer.concat(entry.parts);
     entry.parts = [pcm];

@@ -78,7 +78,7 @@ export function createYandexGrpcTts(
         if (signal.aborted) return;
         const wrapped = wrapGrpcError(err);
         observer.providerError('yandex-tts-grpc', wrapped.code);
-        log.warn({ code: wrapped.code, grpcCode: (err as { code?: number }).code, chars: text.length }, 'synthesis failed');
+        log.debug({ code: wrapped.code, grpcCode: (err as { code?: number }).code, chars: text.length }, 'synthesis failed');
         throw wrapped;
       } finally {
         signal.removeEventListener('abort', onAbort);
@@ -94,7 +94,7 @@ function wrapGrpcError(err: unknown): VoicebotError {
   const details = (err as { details?: string }).details ?? (err instanceof Error ? err.message : String(err));
   if (isAuthStatus(code)) return new VoicebotError('tts_auth', `Yandex TTS refused the credentials: ${details}`, { cause: err });
   if (code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED) {
-    return new VoicebotError('tts_unavailable', `Yandex TTS is unavailable: ${details}`, { retryable: true, cause: err });
+    return new VoicebotError('tts_unavailable', `Yandex TTS is unavailable: ${details}`, { cause: err });
   }
-  return new VoicebotError('tts_failed', `Yandex TTS failed: ${details}`, { retryable: isRetryableStatus(code), cause: err });
+  return new VoicebotError(isRetryableStatus(code) ? 'tts_unavailable' : 'tts_failed', `Yandex TTS failed: ${details}`, { cause: err });
 }

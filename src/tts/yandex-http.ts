@@ -33,7 +33,7 @@ export function createYandexHttpTts(
 
   const fail = (err: VoicebotError): VoicebotError => {
     observer.providerError('yandex-tts-http', err.code);
-    log.warn({ code: err.code }, 'synthesis failed');
+    log.debug({ code: err.code }, 'synthesis failed');
     return err;
   };
 
@@ -64,13 +64,13 @@ export function createYandexHttpTts(
         response = await fetch(config.httpUrl, { method: 'POST', headers, body: form, signal: combined });
       } catch (err) {
         if (signal.aborted) return;
-        if (timeout.aborted) throw fail(new VoicebotError('tts_unavailable', `Yandex TTS HTTP timed out after ${config.timeoutMs} ms`, { retryable: true, cause: err }));
-        throw fail(new VoicebotError('tts_unavailable', `Yandex TTS HTTP request failed: ${(err as Error).message}`, { retryable: true, cause: err }));
+        if (timeout.aborted) throw fail(new VoicebotError('tts_unavailable', `Yandex TTS HTTP timed out after ${config.timeoutMs} ms`, { cause: err }));
+        throw fail(new VoicebotError('tts_unavailable', `Yandex TTS HTTP request failed: ${(err as Error).message}`, { cause: err }));
       }
       if (!response.ok) {
         const message = await errorMessage(response);
         const code = response.status === 401 || response.status === 403 ? 'tts_auth' : response.status >= 500 || response.status === 429 ? 'tts_unavailable' : 'tts_failed';
-        throw fail(new VoicebotError(code, `Yandex TTS HTTP ${response.status}: ${message}`, { retryable: code === 'tts_unavailable' }));
+        throw fail(new VoicebotError(code, `Yandex TTS HTTP ${response.status}: ${message}`));
       }
       if (response.body === null) return;
       const resampler = createResampler(rate, sampleRate);
@@ -90,7 +90,7 @@ export function createYandexHttpTts(
       } catch (err) {
         if (signal.aborted) return;
         if (err instanceof VoicebotError) throw err;
-        throw fail(new VoicebotError('tts_unavailable', `Yandex TTS HTTP body failed: ${timeout.aborted ? 'timed out' : (err as Error).message}`, { retryable: true, cause: err }));
+        throw fail(new VoicebotError('tts_unavailable', `Yandex TTS HTTP body failed: ${timeout.aborted ? 'timed out' : (err as Error).message}`, { cause: err }));
       } finally {
         reader.cancel().catch(() => {});
       }
