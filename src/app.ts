@@ -127,7 +127,7 @@ function echoApp(config: Config, cache: PhraseCache, log: Logger): App {
   const echo = createEchoHandler(config.call);
   const greeting = config.conversation.greetingText ?? ECHO_GREETING[config.llm.language];
   void cache.warm([greeting], WARM_RATES).catch((err: unknown) => {
-    log.warn({ err: err instanceof Error ? err.message : String(err) }, 'greeting could not be synthesized ahead');
+    log.warn({ err }, 'greeting could not be synthesized ahead');
   });
   return {
     mode: 'echo',

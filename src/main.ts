@@ -22,7 +22,7 @@ let app;
 try {
   app = await createApp(config, log, { observer: metrics, onCallEnd: (summary) => recorder.record(summary) });
 } catch (err) {
-  log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot start the call pipeline');
+  log.fatal({ err }, 'cannot start the call pipeline');
   log.flush();
   process.exit(2);
 }
@@ -47,7 +47,7 @@ try {
   });
   log.info({ host: address.address, port: address.port, httpPort: ops.httpPort, pipeline: app.mode }, 'listening');
 } catch (err) {
-  log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot listen');
+  log.fatal({ err }, 'cannot listen');
   log.flush();
   process.exit(1);
 }

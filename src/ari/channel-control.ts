@@ -81,7 +81,7 @@ export function createChannelControl({ ari, callId, log, globals }: ChannelContr
         linkSettled = true;
       } catch (err) {
         // The cleanup deletes it after the call.
-        if (!isAbortError(err)) log.debug({ reason: (err as Error).message }, 'channel link not deleted');
+        if (!isAbortError(err)) log.debug({ err }, 'channel link not deleted');
       }
     }
     return channelId;

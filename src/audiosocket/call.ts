@@ -126,7 +126,7 @@ export class Connection extends EventEmitter<CallEvents> implements AudioSocketC
     });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.on('error', (err) => this.#log.debug({ err: err.message }, 'socket error'));
+    socket.on('error', (err) => this.#log.debug({ err }, 'socket error'));
     socket.on('close', () => this.#onClose());
     this.#handshakeTimer = setTimeout(() => this.#reject('handshake_timeout', 'no UUID message in time'), opts.handshakeTimeoutMs);
   }
@@ -262,7 +262,7 @@ export class Connection extends EventEmitter<CallEvents> implements AudioSocketC
     try {
       (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args);
     } catch (err) {
-      this.#end('handler_error', true, { err: (err as Error)?.message ?? String(err) });
+      this.#end('handler_error', true, { err });
     }
   }
 
@@ -310,7 +310,7 @@ export class Connection extends EventEmitter<CallEvents> implements AudioSocketC
     try {
       this.emit('end', reason);
     } catch (err) {
-      this.#log.error({ err: (err as Error)?.message ?? String(err) }, 'end listener failed');
+      this.#log.error({ err }, 'end listener failed');
     }
   }
 

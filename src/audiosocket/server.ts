@@ -98,7 +98,7 @@ class TcpAudioSocketServer extends EventEmitter<AudioSocketServerEvents> impleme
     this.#allowed = createAllowlist(this.#config.allow);
     this.#rejections = createRejectionLog(this.#log);
     this.#server = createServer((socket) => this.#onConnection(socket));
-    this.#server.on('error', (err) => this.#log.error({ err: err.message }, 'audiosocket server error'));
+    this.#server.on('error', (err) => this.#log.error({ err }, 'audiosocket server error'));
   }
 
   get activeCalls(): number {

@@ -175,7 +175,7 @@ export class Turn {
       }
     } catch (err) {
       if (!signal.aborted && !isAbortError(err)) {
-        this.#log.warn({ turn: this.id, err: (err as Error)?.message ?? String(err) }, 'reply failed');
+        this.#log.warn({ turn: this.id, err }, 'reply failed');
         this.#outcome ??= 'failed';
       }
     } finally {

@@ -200,7 +200,7 @@ async function runTool(call: ToolCall, deps: ReplyDeps, log: Logger): Promise<{ 
     log.warn({ tool: name }, 'model called an unknown tool');
     return { outcome: 'reask', content: `There is no tool named "${name}". Answer the caller in words.` };
   } catch (err) {
-    log.error({ tool: name, err: (err as Error)?.message ?? String(err) }, 'tool call failed');
+    log.error({ tool: name, err }, 'tool call failed');
     if (name === HANG_UP) return { outcome: 'hung_up', content: 'The call is ending.' };
     return { outcome: 'reask', content: 'The operation failed. Tell the caller and offer to help otherwise.' };
   }

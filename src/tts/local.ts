@@ -67,7 +67,7 @@ class EspeakThread {
         else this.#onReply(reply);
       });
       this.#worker.on('error', (err) => {
-        this.#log.error({ err: err.message }, 'eSpeak worker crashed');
+        this.#log.error({ err }, 'eSpeak worker crashed');
         reject(new VoicebotError('tts_unavailable', `eSpeak NG worker failed: ${err.message}`, { cause: err }));
       });
       this.#worker.on('exit', () => {
