@@ -4,6 +4,7 @@ import { EnvReader } from '../src/config/env-reader.js';
 import { dbfs } from '../src/audio/frames.js';
 import { VoicebotError } from '../src/errors.js';
 import { silentLogger } from '../src/logger.js';
+import { loadConfig } from '../src/config.js';
 import { readTtsConfig } from '../src/tts/config.js';
 import { createTts } from '../src/tts/index.js';
 import { closeSharedClients } from '../src/yandex/grpc.js';
@@ -43,8 +44,16 @@ test('bad TTS settings are all reported at once, each naming its variable', () =
   );
 });
 
-test('the yandex provider without credentials is a configuration error', () => {
-  assert.throws(() => createTts(config({ TTS_PROVIDER: 'yandex' }), noCreds, log), (err: unknown) => err instanceof VoicebotError && err.code === 'config_invalid' && /YANDEX_API_KEY/.test(err.message));
+test('the yandex provider without credentials is a configuration error, reported with every other one at load', () => {
+  assert.throws(() => createTts(config({ TTS_PROVIDER: 'yandex', YANDEX_API_KEY: 'k' }), noCreds, log), (err: unknown) => err instanceof VoicebotError && err.code === 'config_invalid' && /YANDEX_API_KEY/.test(err.message));
+  assert.throws(
+    () => loadConfig({ TTS_PROVIDER: 'yandex', ASR_PROVIDER: 'deepgram', TTS_CONCURRENCY: '0' }),
+    (err: unknown) => {
+      assert.ok(err instanceof VoicebotError && err.code === 'config_invalid');
+      for (const name of ['TTS_PROVIDER', 'DEEPGRAM_API_KEY', 'TTS_CONCURRENCY']) assert.match(err.message, new RegExp(name));
+      return true;
+    },
+  );
 });
 
 test('createTts builds a speaking embedded voice by default', async () => {
@@ -65,7 +74,7 @@ test('createTts builds Yandex gRPC hedged with the HTTP fallback', async () => {
   const httpFake = await startFakeYandexTtsHttp();
   try {
     const tts = createTts(
-      config({ TTS_PROVIDER: 'yandex', YANDEX_TTS_ENDPOINT: grpcFake.endpoint, YANDEX_TTS_HTTP_URL: httpFake.url, TTS_HEDGE_MS: '200' }),
+      config({ TTS_PROVIDER: 'yandex', YANDEX_API_KEY: 'test-key', YANDEX_TTS_ENDPOINT: grpcFake.endpoint, YANDEX_TTS_HTTP_URL: httpFake.url, TTS_HEDGE_MS: '200' }),
       { ...noCreds, apiKey: 'k' },
       log,
     );

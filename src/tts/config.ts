@@ -41,8 +41,12 @@ export interface TtsConfig {
 
 /** Reads the TTS_*, YANDEX_TTS_* and LOCAL_TTS_* settings. */
 export function readTtsConfig(env: EnvReader): TtsConfig {
+  const provider = env.oneOf('TTS_PROVIDER', ['local', 'yandex'] as const, 'local');
+  if (provider === 'yandex' && !env.has('YANDEX_API_KEY') && !env.has('YANDEX_IAM_TOKEN')) {
+    env.problem('TTS_PROVIDER', 'yandex needs YANDEX_API_KEY or YANDEX_IAM_TOKEN');
+  }
   return {
-    provider: env.oneOf('TTS_PROVIDER', ['local', 'yandex'] as const, 'local'),
+    provider,
     concurrency: env.int('TTS_CONCURRENCY', 2, { min: 1, max: 8 }),
     yandex: {
       endpoint: env.string('YANDEX_TTS_ENDPOINT', 'tts.api.cloud.yandex.net:443'),
