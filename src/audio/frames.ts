@@ -1,5 +1,5 @@
 /** Framing and level helpers for s16le mono PCM. */
-import { frameBytes } from './pcm.js';
+import { frameBytes, pcmBytes } from './pcm.js';
 import { rms } from './vad.js';
 
 /** Splits PCM into 20 ms frames at `sampleRate`; the last frame is padded with silence. */
@@ -25,7 +25,7 @@ export function silenceFrame(sampleRate: number): Buffer {
 
 /** `ms` milliseconds of digital silence at `sampleRate`. */
 export function silence(ms: number, sampleRate: number): Buffer {
-  return Buffer.alloc(Math.round((ms * sampleRate) / 1000) * 2);
+  return Buffer.alloc(pcmBytes(ms, sampleRate));
 }
 
 /** Joins PCM pieces into one buffer. */

@@ -5,10 +5,15 @@ export const FRAME_MS = 20;
 
 /** Bytes in one 20 ms frame of s16le mono at `sampleRate`. */
 export function frameBytes(sampleRate: number): number {
-  return Math.round((sampleRate * FRAME_MS) / 1000) * 2;
+  return pcmBytes(FRAME_MS, sampleRate);
 }
 
 /** Milliseconds of audio in `bytes` of s16le mono at `sampleRate`. */
 export function pcmDurationMs(bytes: number, sampleRate: number): number {
   return (bytes / 2 / sampleRate) * 1000;
+}
+
+/** Bytes of s16le mono holding `ms` of audio at `sampleRate`, in whole samples. */
+export function pcmBytes(ms: number, sampleRate: number): number {
+  return Math.round((sampleRate * ms) / 1000) * 2;
 }

@@ -1,4 +1,5 @@
 /** Energy voice-activity detection on s16le PCM frames. */
+import { pcmDurationMs } from './pcm.js';
 
 /** True when an Int16Array reads s16le samples as they are (every platform Node ships for but s390x). */
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -76,7 +77,7 @@ export class EnergyVad {
 
   /** Feeds one frame of s16le PCM at `sampleRate`; returns the transition it caused, if any. */
   push(pcm: Buffer, sampleRate: number): VadEvent {
-    const ms = ((pcm.length >> 1) / sampleRate) * 1000;
+    const ms = pcmDurationMs(pcm.length, sampleRate);
     const voiced = rms(pcm) >= this.#threshold;
     this.#voiced = voiced;
     if (!this.#speaking) {

@@ -1,4 +1,5 @@
 import type { AudioSocketCall } from '../audiosocket/call.js';
+import { pcmBytes, pcmDurationMs } from '../audio/pcm.js';
 import { EnergyVad } from '../audio/vad.js';
 import type { CallConfig } from './config.js';
 
@@ -22,8 +23,8 @@ export function createEchoHandler(
     let utterances = 0;
     let clock: NodeJS.Timeout | undefined;
 
-    const maxBytes = (): number => Math.round((sampleRate * config.echoMaxMs) / 1000) * 2;
-    const preRollBytes = (): number => Math.round((sampleRate * PRE_ROLL_MS) / 1000) * 2;
+    const maxBytes = (): number => pcmBytes(config.echoMaxMs, sampleRate);
+    const preRollBytes = (): number => pcmBytes(PRE_ROLL_MS, sampleRate);
 
     const flush = (): void => {
       clearTimeout(clock);
@@ -34,7 +35,7 @@ export function createEchoHandler(
       const pcm = Buffer.concat(frames);
       frames = [];
       bytes = 0;
-      call.log.debug({ tag, ms: Math.round((pcm.length / 2 / sampleRate) * 1000) }, 'echo utterance');
+      call.log.debug({ tag, ms: Math.round(pcmDurationMs(pcm.length, sampleRate)) }, 'echo utterance');
       call.playout.enqueue(pcm, tag, sampleRate);
     };
 

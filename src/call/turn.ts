@@ -1,4 +1,4 @@
-import { pcmDurationMs } from '../audio/pcm.js';
+import { pcmBytes, pcmDurationMs } from '../audio/pcm.js';
 import { isAbortError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Playout } from '../audiosocket/playout.js';
@@ -143,7 +143,7 @@ export class Turn {
           skipMs -= ms;
           continue;
         }
-        const skip = Math.round((skipMs / 1000) * sampleRate) * 2;
+        const skip = pcmBytes(skipMs, sampleRate);
         out.push({ tag: chunk.tag, pcm: skip > 0 ? pcm.subarray(skip) : pcm, sampleRate });
         skipMs = 0;
       }
