@@ -1,3 +1,4 @@
+import { readAgentsConfig, type AgentsConfig } from './agents/config.js';
 import { readAriConfig, type AriConfig } from './ari/config.js';
 import { readAsrConfig, type AsrConfig } from './asr/config.js';
 import { readAudioSocketConfig, type AudioSocketConfig } from './audiosocket/config.js';
@@ -21,6 +22,7 @@ export interface Config {
   call: CallConfig;
   conversation: ConversationConfig;
   ops: OpsConfig;
+  agents: AgentsConfig;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -42,6 +44,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     call: readCallConfig(reader),
     conversation: readConversationConfig(reader),
     ops: readOpsConfig(reader),
+    agents: readAgentsConfig(reader),
   };
   // Voices follow the bot's language unless set explicitly.
   if (config.llm.language === 'en') {

@@ -8,6 +8,10 @@ export interface FakeChannel {
   name: string;
   state: string;
   vars: Map<string, string>;
+  /** Caller ID, read by CALLERID(num|name) and shown in the channel JSON. */
+  caller: { name: string; number: string };
+  /** Where the channel is in the dialplan; `exten` is the dialled extension. */
+  dialplan: { context: string; exten: string };
 }
 
 /** One request the fake received, recorded on arrival. */
@@ -30,7 +34,7 @@ export interface FakeAri {
   requests: FakeAriRequest[];
   /** The globals as `dialplan show globals` lists them (`NAME=value`, sorted), those starting with `prefix`. */
   listGlobals(prefix?: string): string[];
-  addChannel(id: string, vars?: Record<string, string>): FakeChannel;
+  addChannel(id: string, vars?: Record<string, string>, where?: { caller?: FakeChannel['caller']; dialplan?: FakeChannel['dialplan'] }): FakeChannel;
   removeChannel(id: string): void;
   /** Down: every connection is dropped without an answer, as if Asterisk had gone away. */
   setDown(down: boolean): void;
@@ -50,6 +54,13 @@ interface Reply {
 
 const NOT_FOUND: Reply = { status: 404, body: { message: 'Channel not found' } };
 const NOT_IN_STASIS: Reply = { status: 409, body: { message: 'Channel not in Stasis application' } };
+
+/** A dialplan function read as a variable: CALLERID answers ("" when empty), others fail as in Asterisk. */
+function readFunction(channel: FakeChannel, name: string): Reply {
+  const callerId = /^CALLERID\((num|name)\)$/i.exec(name);
+  if (callerId === null) return { status: 500, body: { message: 'Unable to read provided function' } };
+  return { status: 200, body: { value: callerId[1]!.toLowerCase() === 'num' ? channel.caller.number : channel.caller.name } };
+}
 
 /** Starts a fake Asterisk REST Interface on 127.0.0.1, port 0, with the real statuses and bodies. */
 export async function startFakeAri({ user, password }: { user: string; password: string }): Promise<FakeAri> {
@@ -75,10 +86,10 @@ export async function startFakeAri({ user, password }: { user: string; password:
     name: channel.name,
     state: channel.state,
     protocol_id: '',
-    caller: { name: '', number: '1000' },
+    caller: { ...channel.caller },
     connected: { name: '', number: '' },
     accountcode: '',
-    dialplan: { context: 'voicebot', exten: 's', priority: 5, app_name: 'AudioSocket', app_data: '' },
+    dialplan: { ...channel.dialplan, priority: 5, app_name: 'AudioSocket', app_data: '' },
     creationtime: new Date().toISOString(),
     language: 'en',
   });
@@ -121,7 +132,8 @@ export async function startFakeAri({ user, password }: { user: string; password:
       if (action === 'variable' && method === 'GET') {
         const name = query.get('variable');
         if (name === null || name === '') return { status: 400, body: { message: 'Variable name is required' } };
-        if (channel === undefined) return { status: 404, body: { message: 'Channel or variable not found' } };
+        if (channel === undefined) return { status: 404, body: { message: 'Provided channel was not found' } };
+        if (name.endsWith(')')) return readFunction(channel, name);
         const value = channel.vars.get(name);
         if (value === undefined) return { status: 404, body: { message: 'Provided variable was not found' } };
         return { status: 200, body: { value } };
@@ -197,8 +209,15 @@ export async function startFakeAri({ user, password }: { user: string; password:
     listGlobals(prefix = '') {
       return [...globals].filter(([name]) => name.startsWith(prefix)).map(([name, value]) => `${name}=${value}`).sort();
     },
-    addChannel(id, vars = {}) {
-      const channel: FakeChannel = { id, name: `PJSIP/caller-${id}`, state: 'Up', vars: new Map(Object.entries(vars)) };
+    addChannel(id, vars = {}, where = {}) {
+      const channel: FakeChannel = {
+        id,
+        name: `PJSIP/caller-${id}`,
+        state: 'Up',
+        vars: new Map(Object.entries(vars)),
+        caller: where.caller ?? { name: '', number: '1000' },
+        dialplan: where.dialplan ?? { context: 'voicebot', exten: 's' },
+      };
       channels.set(id, channel);
       return channel;
     },
