@@ -13,7 +13,7 @@ import type { AgentSettings } from '../src/agents/settings.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { VoicebotError } from '../src/errors.js';
 import { defaultSystemPrompt } from '../src/llm/config.js';
-import { replyPhrases } from '../src/llm/reply.js';
+import { phrasesFor } from '../src/call/phrases.js';
 
 let dir: string;
 
@@ -76,8 +76,9 @@ test('without an agents file the only agent is the environment bot, unchanged', 
     goodbye: 'Пока!',
     cannotHear: 'Извините, я вас не слышу. Перезвоните, пожалуйста, позже.',
     transfer: 'Соединяю, подождите, пожалуйста.',
+    fallback: phrasesFor('ru').fallback,
+    filler: phrasesFor('ru').filler,
   });
-  assert.deepEqual(agent.replyPhrases, replyPhrases('ru'));
   assert.deepEqual(agent.tools, []);
   assert.ok(Object.isFrozen(agent) && Object.isFrozen(agent.llm));
 });
@@ -101,7 +102,7 @@ test("an agent's fields are laid over the environment's, the rest inherited", ()
           name: 'support',
           prompt: 'Помогай абоненту {{caller.name}} по договору {{var.VOICEBOT_CONTRACT}}.',
           greeting: 'Поддержка, слушаю.',
-          phrases: { inactivity: 'Алло?', replyFallback: 'Не расслышал.' },
+          phrases: { inactivity: 'Алло?', fallback: 'Не расслышал.' },
           asr: { provider: 'deepgram', model: 'nova-3', language: 'ru', url: 'ws://127.0.0.1:7' },
           tts: { voice: 'alena', speed: 1.2, role: 'good' },
           llm: { baseUrl: 'http://127.0.0.1:8000/v1', model: 'llama', temperature: 0.1, maxTokens: 99, firstTokenTimeoutMs: 1500 },
@@ -144,8 +145,8 @@ test("an agent's fields are laid over the environment's, the rest inherited", ()
   assert.equal(agent.conversation.bargeInMinChars, 4);
   assert.equal(agent.phrases.greeting, 'Поддержка, слушаю.');
   assert.equal(agent.phrases.goodbye, 'Пока!');
-  assert.equal(agent.replyPhrases.fallback, 'Не расслышал.');
-  assert.equal(agent.replyPhrases.goodbye, replyPhrases('ru').goodbye);
+  assert.equal(agent.phrases.fallback, 'Не расслышал.');
+  assert.equal(agent.phrases.filler, phrasesFor('ru').filler);
   assert.deepEqual(agent.promptVariables, ['VOICEBOT_CONTRACT']);
   assert.deepEqual(agents.variables, ['VOICEBOT_CONTRACT']);
   assert.deepEqual(agent.tools, [{ name: 'lookup_order', url: 'http://x' }]);
@@ -163,7 +164,7 @@ test("an agent in another language gets that language's prompt, phrases and voic
   assert.equal(en.phrases.goodbye, 'Thank you for calling. Goodbye!');
   assert.equal(en.phrases.greeting, 'Hello! I am a voice assistant. How can I help you?');
   assert.equal(en.conversation.goodbyeText, undefined);
-  assert.deepEqual(en.replyPhrases, replyPhrases('en'));
+  assert.equal(en.phrases.fallback, phrasesFor('en').fallback);
   assert.equal(en.tts.provider, 'local');
   assert.equal(en.tts.local.voice, 'en-us');
   assert.equal(en.tts.yandex.voice, 'john');

@@ -3,11 +3,11 @@ import { isAbsolute, resolve } from 'node:path';
 import type { AsrConfig } from '../asr/config.js';
 import type { ConversationConfig } from '../call/conversation-config.js';
 import { defaultSystemPrompt, type BotLanguage, type LlmConfig } from '../llm/config.js';
-import { replyPhrases } from '../llm/reply.js';
+import { phrasesFor } from '../call/phrases.js';
 import { HANG_UP, TRANSFER } from '../llm/tools.js';
 import type { TtsConfig } from '../tts/config.js';
 import { hasYandexCredentials } from '../yandex/config.js';
-import { CALL_PHRASES, LANGUAGE_VOICES } from './language-defaults.js';
+import { LANGUAGE_VOICES } from './language-defaults.js';
 import { isTimeZone, placeholderVariables, promptProblems } from './placeholders.js';
 import type { AgentEntry } from './schema.js';
 import type { AgentSettings, EnvConfig } from './settings.js';
@@ -84,8 +84,6 @@ export function overlayAgent(entry: AgentEntry, env: EnvConfig, context: Overlay
     bargeInMinSpeechMs: entry.bargeIn?.minSpeechMs ?? c.bargeInMinSpeechMs,
     bargeInMinChars: entry.bargeIn?.minChars ?? c.bargeInMinChars,
   };
-  const base = CALL_PHRASES[language];
-  const reply = replyPhrases(language);
 
   const tools = entry.tools ?? [];
   const toolNames = new Set<string>();
@@ -104,18 +102,15 @@ export function overlayAgent(entry: AgentEntry, env: EnvConfig, context: Overlay
     asr: overlayAsr(entry, env, language, problem),
     tts: overlayTts(entry, env, language, problem),
     conversation,
-    phrases: {
-      greeting: conversation.greetingText ?? base.greeting,
-      inactivity: conversation.inactivityPromptText ?? base.inactivity,
-      goodbye: conversation.goodbyeText ?? base.goodbye,
-      cannotHear: conversation.cannotHearText ?? base.cannotHear,
-      transfer: conversation.transferText ?? base.transfer,
-    },
-    replyPhrases: {
-      fallback: entry.phrases?.replyFallback ?? reply.fallback,
-      goodbye: entry.phrases?.replyGoodbye ?? reply.goodbye,
-      transferring: entry.phrases?.replyTransferring ?? reply.transferring,
-    },
+    phrases: phrasesFor(language, {
+      ...(conversation.greetingText !== undefined ? { greeting: conversation.greetingText } : {}),
+      ...(conversation.inactivityPromptText !== undefined ? { inactivity: conversation.inactivityPromptText } : {}),
+      ...(conversation.goodbyeText !== undefined ? { goodbye: conversation.goodbyeText } : {}),
+      ...(conversation.cannotHearText !== undefined ? { cannotHear: conversation.cannotHearText } : {}),
+      ...(conversation.transferText !== undefined ? { transfer: conversation.transferText } : {}),
+      ...(entry.phrases?.fallback !== undefined ? { fallback: entry.phrases.fallback } : {}),
+      ...(entry.phrases?.filler !== undefined ? { filler: entry.phrases.filler } : {}),
+    }),
     promptTemplate,
     promptVariables: placeholderVariables(promptTemplate),
     greetingAudio: undefined,

@@ -17,9 +17,10 @@ const phrasesSchema = z.strictObject({
   goodbye: text.optional(),
   cannotHear: text.optional(),
   transfer: text.optional(),
-  replyFallback: text.optional(),
-  replyGoodbye: text.optional(),
-  replyTransferring: text.optional(),
+  /** Said when the model fails before saying anything. */
+  fallback: text.optional(),
+  /** Said while a tool takes long to answer. */
+  filler: text.optional(),
 });
 
 const asrSchema = z.strictObject({

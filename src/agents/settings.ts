@@ -1,10 +1,9 @@
 import type { AsrConfig } from '../asr/config.js';
 import type { ConversationConfig } from '../call/conversation-config.js';
 import type { BotLanguage, LlmConfig } from '../llm/config.js';
-import type { ReplyPhrases } from '../llm/reply.js';
 import type { TtsConfig } from '../tts/config.js';
 import type { YandexConfig } from '../yandex/config.js';
-import type { CallPhrases } from './language-defaults.js';
+import type { Phrases } from '../call/phrases.js';
 import type { AgentTool } from './schema.js';
 
 /** The parts of the environment-derived `Config` that agents start from (a `Config` is one). */
@@ -32,8 +31,7 @@ export interface AgentSettings {
   tts: TtsConfig;
   /** Greeting and phrase texts here are the overrides only; `phrases` holds what is spoken. */
   conversation: ConversationConfig;
-  phrases: CallPhrases;
-  replyPhrases: ReplyPhrases;
+  phrases: Phrases;
   promptTemplate: string;
   /** VOICEBOT_* channel variables the prompt uses. */
   promptVariables: readonly string[];
