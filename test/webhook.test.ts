@@ -70,6 +70,7 @@ function config(overrides: Partial<CallRecordConfig>): CallRecordConfig {
     webhookSecret: undefined,
     webhookTimeoutMs: 10_000,
     webhookRetries: 3,
+    maskCallerNumber: true,
     webhookBackoffMs: 20,
     webhookMaxInFlight: 10,
     recordTranscripts: false,

@@ -26,6 +26,10 @@ export interface CallSummary {
   outcome: CallOutcome;
   turns: TurnLatency[];
   transcript: TranscriptEntry[];
+  /** The agent that answered, and what the channel told about the caller (set by the app). */
+  agent?: string;
+  callerNumber?: string;
+  dialed?: string;
 }
 
 /** The summary of a call that has ended. */

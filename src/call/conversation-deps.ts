@@ -31,6 +31,8 @@ export interface ConversationDeps {
   config: ConversationConfig;
   vadThreshold: number;
   observer: Observer;
+  /** The call's logger with whatever the app binds (the agent); the call's own by default. */
+  log?: Logger;
   /** Time and timers; the process clock by default. */
   clock?: Clock;
   /** Called once per call with its summary. */

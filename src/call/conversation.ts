@@ -38,11 +38,31 @@ export async function runConversation(
   call: AudioSocketCall,
   deps: ConversationDeps,
   onSession?: (session: { goodbye(): Promise<void> }) => void,
+  early: readonly EarlyEvent[] = [],
 ): Promise<void> {
   // Synchronously up to the listeners: audio can arrive in the same TCP chunk as the UUID.
   const conversation = new Conversation(call, deps);
   onSession?.({ goodbye: () => conversation.end('drain', deps.phrases.goodbye) });
-  await conversation.run();
+  await conversation.run(early);
+}
+
+/** Caller audio and digits that arrived before the conversation started (while its agent was chosen). */
+export type EarlyEvent = { type: 'audio'; pcm: Buffer } | { type: 'dtmf'; digit: string };
+
+/** Keeps a call's audio and digits until `take()`, so nothing is lost before the conversation listens. */
+export function holdEarlyEvents(call: AudioSocketCall): { take(): EarlyEvent[] } {
+  const held: EarlyEvent[] = [];
+  const onAudio = (pcm: Buffer) => held.push({ type: 'audio', pcm });
+  const onDtmf = (digit: string) => held.push({ type: 'dtmf', digit });
+  call.on('audio', onAudio);
+  call.on('dtmf', onDtmf);
+  return {
+    take() {
+      call.off('audio', onAudio);
+      call.off('dtmf', onDtmf);
+      return held;
+    },
+  };
 }
 
 class Conversation {
@@ -70,20 +90,20 @@ class Conversation {
     this.#call = call;
     this.#deps = deps;
     this.#config = deps.config;
-    this.#log = call.log;
+    this.#log = deps.log ?? call.log;
     this.#timers = callTimers(deps.clock ?? systemClock, call.signal);
     this.#caller = new CallerAudio(call, { threshold: deps.vadThreshold, minSpeechMs: deps.config.bargeInMinSpeechMs });
-    this.#channel = deps.channelControl?.(call.id, call.log);
+    this.#channel = deps.channelControl?.(call.id, this.#log);
     // Read the dialplan's call-to-channel link at once, while the channel surely exists.
     void this.#channel?.resolveChannel();
-    const control = modelControl({ channel: this.#channel, log: call.log, endAfterReply: (outcome) => (this.#endAfterReply ??= outcome) });
-    this.#dialogue = deps.createDialogue(control, call.log);
+    const control = modelControl({ channel: this.#channel, log: this.#log, endAfterReply: (outcome) => (this.#endAfterReply ??= outcome) });
+    this.#dialogue = deps.createDialogue(control, this.#log);
     this.#turns = new Turns({
       playout: call.playout,
       callSignal: call.signal,
       dialogue: this.#dialogue,
       observer: deps.observer,
-      log: call.log,
+      log: this.#log,
       finished: () => this.#replyFinished(),
     });
     this.#bargeIn = new BargeIn({ enabled: deps.config.bargeIn, minChars: deps.config.bargeInMinChars, falseAlarmMs: deps.config.falseAlarmMs });
@@ -121,13 +141,17 @@ class Conversation {
     });
   }
 
-  async run(): Promise<void> {
+  async run(early: readonly EarlyEvent[]): Promise<void> {
     const call = this.#call;
     const onAudio = (pcm: Buffer) => this.#onAudio(pcm);
     const onDtmf = (digit: string) => {
       this.#inactivity.activity();
       this.#utterances.onDtmf(digit);
     };
+    for (const event of early) {
+      if (event.type === 'audio') onAudio(event.pcm);
+      else onDtmf(event.digit);
+    }
     call.on('audio', onAudio);
     call.on('dtmf', onDtmf);
     this.#timers.after(this.#config.maxCallMs, () => void this.end('max_duration', this.#deps.phrases.goodbye));

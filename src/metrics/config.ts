@@ -14,6 +14,8 @@ export interface CallRecordConfig {
   webhookBackoffMs: number;
   /** Deliveries allowed in flight at once; records beyond this are dropped with a warning. */
   webhookMaxInFlight: number;
+  /** Show only the last digits of the caller's number in records (personal data). */
+  maskCallerNumber: boolean;
   /** Include what was said in the record. Off by default: transcripts are personal data. */
   recordTranscripts: boolean;
 }
@@ -49,6 +51,7 @@ export function readOpsConfig(env: EnvReader): OpsConfig {
       webhookBackoffMs: env.int('CALL_WEBHOOK_BACKOFF_MS', 500, { min: 0, max: 60_000 }),
       webhookMaxInFlight: env.int('CALL_WEBHOOK_MAX_IN_FLIGHT', 100, { min: 1, max: 10_000 }),
       recordTranscripts: env.bool('RECORD_TRANSCRIPTS', false),
+      maskCallerNumber: env.bool('RECORD_MASK_CALLER_NUMBER', true),
     },
   };
 }

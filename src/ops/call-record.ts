@@ -34,6 +34,12 @@ export interface RecordableCall {
   turns: readonly TurnSummary[];
   /** Dropped unless RECORD_TRANSCRIPTS is on. */
   transcript?: readonly TranscriptLine[];
+  /** The agent that answered. */
+  agent?: string;
+  /** The caller's number, as the channel's caller ID gave it. */
+  callerNumber?: string;
+  /** The extension the caller dialled. */
+  dialed?: string;
 }
 
 /** One turn in a record. */
@@ -50,6 +56,10 @@ export interface CallRecord {
   start: string;
   durationMs: number;
   outcome: string;
+  agent?: string;
+  /** Masked to its last digits unless RECORD_MASK_CALLER_NUMBER=false. */
+  callerNumber?: string;
+  dialed?: string;
   turns: TurnRecord[];
   transcript?: TranscriptLine[];
 }
@@ -65,7 +75,7 @@ export interface CallRecorder {
 }
 
 /** Builds the record of one call from its summary, keeping the transcript only when allowed. */
-export function buildCallRecord(call: RecordableCall, withTranscript: boolean): CallRecord {
+export function buildCallRecord(call: RecordableCall, withTranscript: boolean, maskCaller = true): CallRecord {
   const start = toMs(call.startedAt);
   const durationMs = call.durationMs ?? (call.endedAt === undefined ? Date.now() : toMs(call.endedAt)) - start;
   const record: CallRecord = {
@@ -73,12 +83,28 @@ export function buildCallRecord(call: RecordableCall, withTranscript: boolean): 
     start: new Date(start).toISOString(),
     durationMs: Math.max(0, Math.round(durationMs)),
     outcome: call.outcome,
+    ...(call.agent !== undefined ? { agent: call.agent } : {}),
+    ...(call.callerNumber !== undefined && call.callerNumber !== '' ? { callerNumber: maskCaller ? maskNumber(call.callerNumber) : call.callerNumber } : {}),
+    ...(call.dialed !== undefined && call.dialed !== '' ? { dialed: call.dialed } : {}),
     turns: call.turns.map(turnRecord),
   };
   if (withTranscript && call.transcript) {
     record.transcript = call.transcript.map(({ role, text, atMs }) => (atMs === undefined ? { role, text } : { role, text, atMs }));
   }
   return record;
+}
+
+/** A caller's number with all but its last three digits hidden: `+7*******567`. */
+export function maskNumber(number: string): string {
+  const keep = 3;
+  let seen = 0;
+  const chars = [...number];
+  for (let i = chars.length - 1; i >= 0; i--) {
+    if (!/\d/.test(chars[i]!)) continue;
+    seen++;
+    if (seen > keep) chars[i] = '*';
+  }
+  return chars.join('');
 }
 
 /** Creates the recorder: one `info` log line per call, plus a POST to CALL_WEBHOOK_URL when set. */
@@ -137,7 +163,7 @@ export function createCallRecorder(config: CallRecordConfig, log: Logger): CallR
     },
     record(call) {
       try {
-        const record = buildCallRecord(call, config.recordTranscripts);
+        const record = buildCallRecord(call, config.recordTranscripts, config.maskCallerNumber);
         // Transcripts are personal data: the info line never carries them, only the webhook does.
         const { transcript, ...logged } = record;
         rlog.info({ record: logged }, 'call record');
