@@ -2,30 +2,29 @@ import { createChannelControl } from './ari/channel-control.js';
 import type { AriClient } from './ari/client.js';
 import { connectAri } from './ari/connect.js';
 import { createGlobalCleanup } from './ari/global-cleanup.js';
-import { createAsr } from './asr/index.js';
-import type { Asr } from './asr/asr.js';
+import { chooseAgent } from './agents/choose.js';
+import { loadAgents } from './agents/load.js';
+import { createAgentRuntime, ProviderPool, type AgentRuntime, type AgentShared } from './agents/runtime.js';
+import { promptForCall } from './agents/select.js';
+import type { ResolvedAgents } from './agents/settings.js';
+import { watchAgents, type AgentsWatcher } from './agents/watch.js';
 import type { AudioSocketCall, CallHandler } from './audiosocket/server.js';
-import { createChunker, speakableChunks } from './call/chunker.js';
-import { createDialogue } from './call/dialogue.js';
-import { createEchoHandler } from './call/echo.js';
 import type { CallSummary } from './call/call-summary.js';
-import { runConversation, type ConversationDeps } from './call/conversation.js';
-import { phrasesFor, replyLines, wholeLines, type Phrases } from './call/phrases.js';
+import { holdEarlyEvents, runConversation } from './call/conversation.js';
 import type { Config } from './config.js';
-import type { BotLanguage } from './llm/config.js';
-import { createOpenAiLlm } from './llm/openai-llm.js';
+import { echoApp } from './echo-app.js';
 import type { Logger } from './logger.js';
 import { noopObserver, type Observer } from './metrics/observer.js';
-import { createTts } from './tts/index.js';
-import { synthesizeInOrder } from './tts/in-order.js';
-import { createPhraseCache, type PhraseCache } from './tts/phrase-cache.js';
-import { loadPromptFile } from './tts/prompt-file.js';
-import type { Tts } from './tts/tts.js';
 
-/** What the AudioSocket server runs for each call, and how to end calls politely. */
+/** What the AudioSocket servers run for each call, and how to end calls politely. */
 export interface App {
   readonly mode: 'echo' | 'conversation';
+  /** Runs a call that came in on AUDIOSOCKET_PORT. */
   onCall: CallHandler;
+  /** The extra AudioSocket ports of agents that have their own (no ARI needed to pick them). */
+  readonly agentPorts: readonly number[];
+  /** Runs a call that came in on `port`. */
+  onCallAt(port: number): CallHandler;
   /** Ends one call with a short goodbye (drain). */
   goodbye(call: AudioSocketCall): Promise<void>;
   /** Not ready while a required provider is known to be down. */
@@ -37,73 +36,112 @@ export interface App {
 /** A recognizer that failed a call for good counts as down for this long, then calls try again. */
 const PROVIDER_DOWN_MS = 30_000;
 
-/** Fixed phrases are synthesized for these rates at start-up: the two AudioSocket entry forms. */
-const WARM_RATES = [8000, 16000];
-
-/** Builds the per-call pipeline from the configuration: the conversation, or the echo. */
+/** Builds the per-call pipelines from the configuration and the agents file. */
 export async function createApp(
   config: Config,
   log: Logger,
   options: { observer?: Observer; onCallEnd?: (summary: CallSummary) => void } = {},
 ): Promise<App> {
   const observer = options.observer ?? noopObserver;
-  const asr: Asr | undefined = createAsr(config.asr, config.yandex, log.child({ component: 'asr' }), observer);
-  const mode = config.conversation.pipeline === 'auto' ? (asr ? 'conversation' : 'echo') : config.conversation.pipeline;
-  const tts: Tts = createTts(config.tts, config.yandex, log.child({ component: 'tts' }), observer);
-  const cache = createPhraseCache(tts, { log: log.child({ component: 'phrases' }) });
-  if (mode === 'echo' || asr === undefined) {
+  // A bad agents file is a start-up error listing every problem.
+  const initial = await loadAgents(config);
+  const shared: AgentShared = { yandex: config.yandex, call: config.call, observer, log, providers: new ProviderPool() };
+  let agents: ResolvedAgents = initial;
+  let runtimes = buildRuntimes(initial, shared, [...initial.agents.keys()]);
+  const defaultRuntime = (): AgentRuntime => runtimes.get(agents.defaultAgent)!;
+
+  const anyRecognizer = [...runtimes.values()].some((r) => r.asr !== undefined);
+  const mode = config.conversation.pipeline === 'auto' ? (anyRecognizer ? 'conversation' : 'echo') : config.conversation.pipeline;
+  if (mode === 'echo' || !anyRecognizer) {
     if (mode === 'conversation') log.warn('PIPELINE=conversation needs ASR_PROVIDER; answering with the echo');
     else log.info('no speech recognizer configured (ASR_PROVIDER); answering with the echo');
-    return echoApp(config, cache, log);
+    return echoApp(config, defaultRuntime().cache, log);
   }
 
-  const llm = createOpenAiLlm(config.llm, log.child({ component: 'llm' }), observer);
-  const phrases = phrasesOf(config);
   const ari: AriClient | undefined = await connectAri(config.ari, log.child({ component: 'ari' }));
   const globals = ari && createGlobalCleanup({ ari, delayMs: config.ari.cleanupDelayMs, log: log.child({ component: 'ari' }) });
-  const chunkOptions = config.llm.chunker;
-
-  // Exactly the audio that will be played is cached: the call's own phrases whole, as the call
-  // plays them, and the reply driver's fallback lines as the chunker cuts them.
-  const reply = replyLines(phrases);
-  const replyPieces = Object.values(reply).flatMap((text) => cutLikeReplies(text, chunkOptions));
-  void cache.warm([...new Set([...wholeLines(phrases), ...replyPieces])], WARM_RATES);
-
-  const cached = new Set(replyPieces);
-  const cachedTts: Tts = {
-    synthesize: (text, request) => (cached.has(text) ? cache.stream(text, request.sampleRate, request.signal) : tts.synthesize(text, request)),
-  };
-  const greetingAudio = config.conversation.greetingFile !== undefined ? await loadGreeting(config.conversation.greetingFile) : undefined;
-
-  const deps: ConversationDeps = {
-    asr,
-    createDialogue: (control, callLog) => createDialogue({ llm, config: config.llm, control, log: callLog, observer, phrases: reply }),
-    chunks: (deltas) => speakableChunks(deltas, chunkOptions),
-    synthesize: (chunks, sampleRate, signal, callLog) =>
-      synthesizeInOrder(chunks, cachedTts, { sampleRate, signal, concurrency: config.tts.concurrency, log: callLog }),
-    phrase: (text, sampleRate, signal) => cache.stream(text, sampleRate, signal),
-    ...(greetingAudio !== undefined ? { greetingAudio } : {}),
-    ...(ari !== undefined ? { channelControl: (callId: string, callLog: Logger) => createChannelControl({ ari, callId, log: callLog, globals }) } : {}),
-    phrases,
-    config: config.conversation,
-    vadThreshold: config.call.vadThreshold,
-    observer,
-    ...(options.onCallEnd ? { onCallEnd: options.onCallEnd } : {}),
-  };
+  let watcher: AgentsWatcher | undefined;
+  if (config.agents.file !== undefined) {
+    watcher = watchAgents({
+      path: config.agents.file,
+      initial,
+      load: () => loadAgents(config),
+      log: log.child({ component: 'agents' }),
+      // New and changed agents are warmed before they take calls; calls in progress keep theirs.
+      onChange: async (next, changed) => {
+        const fresh = buildRuntimes(next, shared, changed.filter((name) => next.agents.has(name)));
+        await Promise.all([...fresh.values()].map((r) => r.warm()));
+        const merged = new Map<string, AgentRuntime>();
+        for (const name of next.agents.keys()) merged.set(name, fresh.get(name) ?? runtimes.get(name)!);
+        runtimes = merged;
+        agents = next;
+        log.info({ agents: [...next.agents.keys()], changed }, 'agents reloaded');
+      },
+    });
+  }
 
   let asrDown: { code: string; at: number } | undefined;
-  deps.recognizerHealth = {
+  const recognizerHealth = {
     ok: () => (asrDown = undefined),
-    failed: (code) => (asrDown = { code, at: Date.now() }),
+    failed: (code: string) => (asrDown = { code, at: Date.now() }),
+  };
+  const sessions = new Map<string, { goodbye(): Promise<void> }>();
+
+  const answer = (port: number | undefined): CallHandler => async (call) => {
+    const early = holdEarlyEvents(call);
+    const channel = ari !== undefined ? createChannelControl({ ari, callId: call.id, log: call.log, globals }) : undefined;
+    const { agent, context } = await chooseAgent({
+      agents,
+      port,
+      ari,
+      channel,
+      timeoutMs: config.agents.contextTimeoutMs,
+      signal: call.signal,
+      log: call.log,
+    });
+    const runtime = runtimes.get(agent.name) ?? defaultRuntime();
+    const callLog = call.log.child({ agent: agent.name });
+    if (call.signal.aborted) {
+      early.take();
+      channel?.detach();
+      return;
+    }
+    const facts = { callerNumber: context?.callerNumber, callerName: context?.callerName, dialed: context?.dialed, variables: context?.variables ?? {} };
+    callLog.debug({ callerNumber: facts.callerNumber, dialed: facts.dialed }, 'agent chosen');
+    await runConversation(
+      call,
+      {
+        ...runtime.deps(promptForCall(agent, facts)),
+        log: callLog,
+        observer: { ...observer, callEnded: (outcome) => observer.callEnded(outcome, agent.name) },
+        recognizerHealth,
+        ...(channel !== undefined ? { channelControl: () => channel } : {}),
+        ...(options.onCallEnd
+          ? {
+              onCallEnd: (summary: CallSummary) =>
+                options.onCallEnd!({
+                  ...summary,
+                  agent: agent.name,
+                  ...(facts.callerNumber !== undefined ? { callerNumber: facts.callerNumber } : {}),
+                  ...(facts.dialed !== undefined ? { dialed: facts.dialed } : {}),
+                }),
+            }
+          : {}),
+      },
+      (session) => sessions.set(call.id, session),
+      early.take(),
+    );
+    sessions.delete(call.id);
   };
 
-  const sessions = new Map<string, { goodbye(): Promise<void> }>();
   return {
     mode: 'conversation',
-    close: async () => globals?.close(),
-    onCall: async (call) => {
-      await runConversation(call, deps, (session) => sessions.set(call.id, session));
-      sessions.delete(call.id);
+    onCall: answer(undefined),
+    agentPorts: [...initial.ports.keys()],
+    onCallAt: (port) => answer(port),
+    close: async () => {
+      watcher?.close();
+      await globals?.close();
     },
     goodbye: async (call) => {
       const session = sessions.get(call.id);
@@ -117,70 +155,13 @@ export async function createApp(
   };
 }
 
-const ECHO_GREETING: Record<BotLanguage, string> = {
-  ru: 'Здравствуйте! Это эхо-тест: скажите что-нибудь, и я повторю.',
-  en: 'Hello! This is an echo test: say something and I will repeat it.',
-};
-
-/** The echo pipeline, greeted by the configured voice so a fresh install speaks at once. */
-function echoApp(config: Config, cache: PhraseCache, log: Logger): App {
-  const echo = createEchoHandler(config.call);
-  const greeting = config.conversation.greetingText ?? ECHO_GREETING[config.llm.language];
-  void cache.warm([greeting], WARM_RATES).catch((err: unknown) => {
-    log.warn({ err }, 'greeting could not be synthesized ahead');
-  });
-  return {
-    mode: 'echo',
-    onCall: async (call) => {
-      // Listeners first: audio may arrive in the same TCP chunk as the call id.
-      const echoing = echo(call);
-      const { sampleRate } = await call.format;
-      call.playout.beginStream();
-      try {
-        for await (const pcm of cache.stream(greeting, sampleRate, call.signal)) call.playout.enqueue(pcm, 'greeting', sampleRate);
-      } catch (err) {
-        if (!call.signal.aborted) call.log.warn({ err }, 'greeting failed');
-      } finally {
-        call.playout.endStream();
-      }
-      await echoing;
-    },
-    goodbye: async (call) => call.hangUp('server_closed'),
-    readiness: () => ({ ready: true, reasons: [] }),
-  };
-}
-
-/** The call's lines: the language's defaults with the deployment's overrides. */
-function phrasesOf(config: Config): Phrases {
-  const c = config.conversation;
-  return phrasesFor(config.llm.language, {
-    ...(c.greetingText !== undefined ? { greeting: c.greetingText } : {}),
-    ...(c.inactivityPromptText !== undefined ? { inactivity: c.inactivityPromptText } : {}),
-    ...(c.goodbyeText !== undefined ? { goodbye: c.goodbyeText } : {}),
-    ...(c.cannotHearText !== undefined ? { cannotHear: c.cannotHearText } : {}),
-    ...(c.transferText !== undefined ? { transfer: c.transferText } : {}),
-  });
-}
-
-/**
- * The greeting file decoded once per rate: both entry forms' rates at start-up, so a bad file
- * stops the start (a VoicebotError `prompt_unreadable`), other rates on first use.
- */
-async function loadGreeting(path: string): Promise<(sampleRate: number) => Promise<Buffer>> {
-  const byRate = new Map<number, Promise<Buffer>>();
-  const load = (sampleRate: number): Promise<Buffer> => {
-    let pcm = byRate.get(sampleRate);
-    if (pcm === undefined) {
-      pcm = loadPromptFile(path, sampleRate);
-      byRate.set(sampleRate, pcm);
-    }
-    return pcm;
-  };
-  await Promise.all(WARM_RATES.map(load));
-  return load;
-}
-
-function cutLikeReplies(text: string, options: Config['llm']['chunker']): string[] {
-  const chunker = createChunker(options);
-  return [...chunker.push(text), ...chunker.end()];
+/** Runtimes for the named agents, warming each one's phrases in the background. */
+function buildRuntimes(agents: ResolvedAgents, shared: AgentShared, names: readonly string[]): Map<string, AgentRuntime> {
+  const out = new Map<string, AgentRuntime>();
+  for (const name of names) {
+    const runtime = createAgentRuntime(agents.agents.get(name)!, shared);
+    void runtime.warm();
+    out.set(name, runtime);
+  }
+  return out;
 }

@@ -70,6 +70,7 @@ describe('ops HTTP server', () => {
     metrics.callEnded('caller_hangup');
     metrics.callEnded('caller_hangup');
     metrics.callEnded('drain');
+    metrics.callEnded('drain', 'sales');
     metrics.providerError('yandex_tts', 'tts_unavailable');
     metrics.fallback('tts');
     metrics.hedge('llm', 'fallback');
@@ -84,8 +85,9 @@ describe('ops HTTP server', () => {
     assert.equal(sample(body, 'voicebot_playout_underruns_total'), 2);
     assert.equal(sample(body, 'voicebot_connections_refused_total{reason="max_calls"}'), 4);
     assert.equal(sample(body, 'voicebot_connections_refused_total{reason="not_allowed"}'), 1);
-    assert.equal(sample(body, 'voicebot_calls_total{outcome="caller_hangup"}'), 2);
-    assert.equal(sample(body, 'voicebot_calls_total{outcome="drain"}'), 1);
+    assert.equal(sample(body, 'voicebot_calls_total{outcome="caller_hangup",agent="default"}'), 2);
+    assert.equal(sample(body, 'voicebot_calls_total{outcome="drain",agent="default"}'), 1);
+    assert.equal(sample(body, 'voicebot_calls_total{outcome="drain",agent="sales"}'), 1);
     assert.equal(sample(body, 'voicebot_provider_errors_total{provider="yandex_tts",code="tts_unavailable"}'), 1);
     assert.equal(sample(body, 'voicebot_fallbacks_total{provider="tts"}'), 1);
     assert.equal(sample(body, 'voicebot_hedges_total{provider="llm",winner="fallback"}'), 1);

@@ -36,7 +36,7 @@ export interface ReadCallContextOptions {
  * the reason in `status`. An unset variable is simply absent.
  */
 export async function readCallContext({ ari, channelId, variables, timeoutMs, signal }: ReadCallContextOptions): Promise<CallContext> {
-  const deadline = AbortSignal.timeout(Math.max(0, timeoutMs));
+  const deadline = AbortSignal.timeout(Math.max(0, Math.round(timeoutMs)));
   const combined = signal === undefined ? deadline : AbortSignal.any([signal, deadline]);
   const names = [...new Set([AGENT_VARIABLE, ...variables.filter((n) => VARIABLE_NAME.test(n))])];
   const values: Record<string, string> = {};

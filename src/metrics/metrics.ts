@@ -80,8 +80,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   });
   const calls = new Counter({
     name: 'voicebot_calls_total',
-    help: 'Finished calls by outcome.',
-    labelNames: ['outcome'] as const,
+    help: 'Finished calls by outcome and agent.',
+    labelNames: ['outcome', 'agent'] as const,
     registers: [registry],
   });
   const turnLatency = new Histogram({
@@ -182,8 +182,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       if (!Number.isFinite(ms) || ms < 0) return;
       turnLatency.observe({ stage }, ms / 1000);
     },
-    callEnded(outcome) {
-      calls.inc({ outcome });
+    callEnded(outcome, agent = 'default') {
+      calls.inc({ outcome, agent });
     },
   };
 }

@@ -15,7 +15,8 @@ export interface Observer {
   bargeIn(): void;
   /** One stage of a turn's latency trace, in milliseconds. */
   turnStage(stage: string, ms: number): void;
-  callEnded(outcome: string): void;
+  /** `agent` is bounded by the agents file, so the label's cardinality stays low. */
+  callEnded(outcome: string, agent?: string): void;
 }
 
 export const noopObserver: Observer = {
