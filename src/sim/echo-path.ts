@@ -33,6 +33,8 @@ export class EchoPath {
   readonly #mask: number;
   #writeAt: number | undefined;
   #readAt: number | undefined;
+  /** Earliest position written before the first read. */
+  #earliest: number | undefined;
   #resampler: Resampler | undefined;
 
   constructor(echo: EchoOptions, sampleRate: number) {
@@ -56,11 +58,14 @@ export class EchoPath {
     const samples = pcm.length >> 1;
     let start = this.#position(atMs) + this.#delaySamples;
     if (this.#writeAt !== undefined && Math.abs(start - this.#writeAt) <= samples / 2) start = this.#writeAt;
+    if (this.#readAt === undefined) this.#earliest = Math.min(this.#earliest ?? start, start);
+    // Nothing is written over audio not yet sent: the line holds at most its length ahead.
+    const oldest = this.#readAt ?? this.#earliest!;
     for (let i = 0; i < samples; i++) {
       const at = start + i;
       // Audio due before what was already sent is lost, as it would be on a line.
-      if (this.#readAt !== undefined && at < this.#readAt) continue;
-      if (this.#readAt !== undefined && at - this.#readAt >= this.#line.length) break;
+      if (at < oldest) continue;
+      if (at - oldest >= this.#line.length) break;
       this.#line[at & this.#mask]! += pcm.readInt16LE(i * 2) * this.#gain;
     }
     this.#writeAt = start + samples;
@@ -70,10 +75,11 @@ export class EchoPath {
   mix(frame: Buffer, atMs: number): Buffer {
     const samples = frame.length >> 1;
     let start = this.#position(atMs) - samples;
-    if (this.#readAt !== undefined) {
-      if (Math.abs(start - this.#readAt) <= samples / 2) start = this.#readAt;
-      else if (start > this.#readAt) this.#clear(this.#readAt, start);
-    }
+    if (this.#readAt === undefined) {
+      // Audio played before the line first sent anything is gone.
+      if (this.#earliest !== undefined && this.#earliest < start) this.#clear(this.#earliest, start);
+    } else if (Math.abs(start - this.#readAt) <= samples / 2) start = this.#readAt;
+    else if (start > this.#readAt) this.#clear(this.#readAt, start);
     const out = Buffer.allocUnsafe(frame.length);
     for (let i = 0; i < samples; i++) {
       const slot = (start + i) & this.#mask;
