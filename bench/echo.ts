@@ -1,12 +1,14 @@
 /**
  * Echo benchmark, offline: the bot's speech (espeak WAVs, or the TTS fake's tone) comes back on
  * the caller's leg at a delay and loss, on a clean line and on a rough one (dispersive echo path,
- * line noise, μ-law, 8 ms arrival jitter, a 60 ms read stall every second), with and without caller speech on top. Reports how often
- * the session's barge-in rule (voice ≥ 200 ms) fires on the echo per minute of bot speech with the
- * echo guard and without it, and the time from the caller's speech onset to bot silence.
+ * line noise, μ-law, 8 ms arrival jitter, a 60 ms read stall every second), with and without
+ * caller speech on top. Reports how often the session's barge-in rule (voice ≥ 200 ms) fires on
+ * the echo per minute of bot speech with the echo guard and without it, and the time from the
+ * caller's speech onset to bot silence.
  *
  * Flags: --margin-db N  --min-loss-db N  --max-delay-ms N (detector settings; defaults as ECHO_GUARD_*)
  */
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { concatPcm, silence } from '../src/audio/frames.js';
@@ -18,7 +20,6 @@ import { EnvReader } from '../src/config/env-reader.js';
 import { percentile } from '../src/sim/stats.js';
 import type { EchoOptions } from '../src/sim/echo-path.js';
 import { fakeSpeechPcm } from '../test/fakes/yandex-tts-server.js';
-import { readFileSync } from 'node:fs';
 import { ARM_FRAMES, detectorCost, runLine, type LineImpairments, type LineResult } from './lib/echo-line.js';
 
 const RATE = 8000;

@@ -123,7 +123,7 @@ export class EchoDetector {
     this.#raw = new Float64Array(8 + this.#delays + 2);
   }
 
-  /** Records one frame of s16le PCM as written to the wire at `atMs` (it plays from then on). */
+  /** Records one frame of s16le PCM (before any μ-law encoding) as written to the wire at `atMs`: it plays from then on. */
   outbound(pcm: Buffer, sampleRate: number, atMs: number): void {
     const blocks = this.#blockLevels(pcm, sampleRate);
     const levels = this.#levels;
