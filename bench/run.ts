@@ -1,7 +1,7 @@
 /** `npm run bench -- [part…] [--flags]`: runs benchmark parts, each a `./<part>.ts` exporting `run()`. */
 import { existsSync } from 'node:fs';
 
-const PARTS = ['transport', 'asr', 'tts', 'latency'] as const;
+const PARTS = ['transport', 'asr', 'tts', 'latency', 'echo'] as const;
 
 // Part names are the words that are neither flags nor a flag's value (`--seconds 5`, `--levels=100`).
 const args = process.argv.slice(2);

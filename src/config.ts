@@ -4,6 +4,7 @@ import { readAsrConfig, type AsrConfig } from './asr/config.js';
 import { readAudioSocketConfig, type AudioSocketConfig } from './audiosocket/config.js';
 import { readCallConfig, type CallConfig } from './call/config.js';
 import { readConversationConfig, type ConversationConfig } from './call/conversation-config.js';
+import { readEchoGuardConfig, type EchoGuardConfig } from './call/echo-guard-config.js';
 import { EnvReader } from './config/env-reader.js';
 import { readLlmConfig, type LlmConfig } from './llm/config.js';
 import { readOpsConfig, type OpsConfig } from './metrics/config.js';
@@ -21,6 +22,7 @@ export interface Config {
   ari: AriConfig;
   call: CallConfig;
   conversation: ConversationConfig;
+  echoGuard: EchoGuardConfig;
   ops: OpsConfig;
   agents: AgentsConfig;
 }
@@ -43,6 +45,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     ari: readAriConfig(reader),
     call: readCallConfig(reader),
     conversation: readConversationConfig(reader),
+    echoGuard: readEchoGuardConfig(reader),
     ops: readOpsConfig(reader),
     agents: readAgentsConfig(reader),
   };

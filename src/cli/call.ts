@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { parseArgs } from 'node:util';
 import { readWav, type WavAudio } from '../audio/wav.js';
+import { checkEchoOptions, type EchoOptions } from '../sim/echo-path.js';
 import { formatAggregate, formatCallReport } from '../sim/report.js';
 import { runCall, type CallReport, type DtmfPlan, type RunCallOptions, type Turn } from '../sim/run-call.js';
 
@@ -26,6 +27,8 @@ Options
   --silent-start MS       send no frames at all for MS after the UUID, as Asterisk does until the
                           caller's leg has audio (turns due earlier wait)
   --no-silence            send nothing between utterances, like a leg with silence suppression
+  --echo MS:DB            the line echoes: what the bot says comes back MS later and DB down
+                          (e.g. 60:-12), mixed into everything sent, silence and utterances alike
   --dtmf DIGITS[@MS]      send DTMF digits (0-9 A-D * #), 350 ms apart, at MS after connect
                           (default 500); repeatable
   --hangup-after S        close the call after S seconds (default: 1 s after the last reply)
@@ -42,6 +45,7 @@ Examples
   npm run call -- --wav a.wav --wav b.wav --at 0,2500 --record reply.wav
   npm run call -- --wav ../shared/audio/en-order-16k.wav --rate 16000 --silent-start 1500
   npm run call -- --wav ../shared/audio/en-order-8k.wav --calls 50 --quiet
+  npm run call -- --wav ../shared/audio/en-wait-8k.wav --at 3000 --echo 60:-12
 `;
 
 class UsageError extends Error {}
@@ -60,6 +64,7 @@ function parse(argv: string[]) {
       ulaw: { type: 'boolean', default: false },
       'silent-start': { type: 'string' },
       'no-silence': { type: 'boolean', default: false },
+      echo: { type: 'string' },
       dtmf: { type: 'string', multiple: true },
       'hangup-after': { type: 'string' },
       record: { type: 'string' },
@@ -79,6 +84,19 @@ function int(name: string, text: string | undefined, min: number, max: number): 
   const n = Number(text);
   if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`--${name} must be a number from ${min} to ${max}, got ${JSON.stringify(text)}`);
   return n;
+}
+
+function echoPlan(spec: string | undefined): EchoOptions | undefined {
+  if (spec === undefined) return undefined;
+  const match = /^(\d+(?:\.\d+)?):(-?\d+(?:\.\d+)?)$/.exec(spec);
+  if (match === null) throw new UsageError(`--echo takes DELAY_MS:GAIN_DB, e.g. 60:-12, got ${JSON.stringify(spec)}`);
+  const echo = { delayMs: Number(match[1]), gainDb: Number(match[2]) };
+  try {
+    checkEchoOptions(echo);
+  } catch (err) {
+    throw new UsageError(`--echo: ${(err as Error).message}`);
+  }
+  return echo;
 }
 
 function dtmfPlans(specs: string[]): DtmfPlan[] {
@@ -110,6 +128,7 @@ async function main(argv: string[]): Promise<number> {
   if (values.ulaw && (rateArg === 16000 || values['legacy-8k-label'])) throw new UsageError('--ulaw is 8 kHz: it cannot be used with --rate 16000 or --legacy-8k-label');
   const silentStart = int('silent-start', values['silent-start'], 0, 600_000);
   if (values.uuid !== undefined && calls > 1) throw new UsageError('--uuid names one call; it cannot be used with --calls > 1');
+  const echo = echoPlan(values.echo);
 
   const paths = (values.wav ?? []).flatMap((w) => w.split(',')).filter((p) => p !== '');
   const wavs: WavAudio[] = [];
@@ -130,6 +149,7 @@ async function main(argv: string[]): Promise<number> {
     encoding: values.ulaw ? 'ulaw' : 'slin',
     ...(silentStart !== undefined ? { silentStartMs: silentStart } : {}),
     fillSilence: !values['no-silence'],
+    ...(echo !== undefined ? { echo } : {}),
     keepPayload: values.record !== undefined,
     turns,
     dtmf: dtmfPlans(values.dtmf ?? []),

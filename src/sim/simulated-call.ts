@@ -4,10 +4,11 @@ import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { isVoiced, toFrames } from '../audio/frames.js';
-import { pcmToUlaw, ULAW_SILENCE } from '../audio/mulaw.js';
+import { pcmToUlaw } from '../audio/mulaw.js';
 import { FRAME_MS, frameBytes } from '../audio/pcm.js';
 import { HEADER_BYTES, Kind, MessageReader, encodeMessage, kindForRate } from '../audiosocket/codec.js';
-import { heardAudio, type FrameAudio, type LineFormat } from './received-audio.js';
+import { checkEchoOptions, EchoPath, type EchoOptions } from './echo-path.js';
+import { decodeFrame, heardAudio, type FrameAudio, type LineFormat } from './received-audio.js';
 import { receivedFrameSound, type FrameSound } from './tone.js';
 
 /** How to place a simulated call. */
@@ -35,6 +36,12 @@ export interface SimulatedCallOptions {
    * `arrivalsMs` is kept: what a load test with hundreds of calls needs, at a fraction of the garbage.
    */
   keepFrames?: boolean;
+  /**
+   * The line echoes: what the server sends comes back, `delayMs` after it arrived and `gainDb`
+   * down, mixed into everything the caller sends (silence and utterances alike), as on a phone
+   * line. A leg without `fillSilence` then sends frames whenever the echo is not silent.
+   */
+  echo?: EchoOptions;
   connectTimeoutMs?: number;
 }
 
@@ -89,7 +96,10 @@ export class SimulatedCall extends EventEmitter {
   readonly #keepPayload: boolean;
   readonly #analyze: boolean;
   readonly #keepFrames: boolean;
+  /** A frame of line silence, as PCM at the call's rate. */
   readonly #silence: Buffer;
+  readonly #echo: EchoPath | undefined;
+  /** Caller audio to send, as PCM frames at the call's rate (μ-law is encoded as it is sent). */
   readonly #queue: { frame: Buffer; voiced: boolean; clip: number; last?: () => void }[] = [];
   #clips = 0;
   #next: number;
@@ -110,7 +120,8 @@ export class SimulatedCall extends EventEmitter {
     this.#keepPayload = options.keepPayload ?? true;
     this.#analyze = options.analyze ?? true;
     this.#keepFrames = options.keepFrames ?? true;
-    this.#silence = this.encoding === 'ulaw' ? Buffer.alloc(frameBytes(8000) / 2, ULAW_SILENCE) : Buffer.alloc(frameBytes(this.sampleRate));
+    this.#silence = Buffer.alloc(frameBytes(this.sampleRate));
+    this.#echo = options.echo === undefined ? undefined : new EchoPath(options.echo, this.sampleRate);
     const silentStartMs = options.silentStartMs ?? 0;
     this.#next = this.#t0 + silentStartMs;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
@@ -132,6 +143,13 @@ export class SimulatedCall extends EventEmitter {
     }
     if (options.encoding === 'ulaw' && (options.sampleRate ?? 8000) !== 8000) {
       return Promise.reject(new RangeError(`μ-law calls are 8000 Hz, got sampleRate ${options.sampleRate}`));
+    }
+    if (options.echo !== undefined) {
+      try {
+        checkEchoOptions(options.echo);
+      } catch (err) {
+        return Promise.reject(err);
+      }
     }
     const silent = options.silentStartMs ?? 0;
     if (!Number.isFinite(silent) || silent < 0) {
@@ -186,7 +204,7 @@ export class SimulatedCall extends EventEmitter {
     return new Promise((resolve) => {
       frames.forEach((frame, i) => {
         this.#queue.push({
-          frame: this.encoding === 'ulaw' ? pcmToUlaw(frame) : frame,
+          frame,
           voiced: isVoiced(frame),
           clip,
           ...(i === frames.length - 1 ? { last: () => resolve(this.nowMs()) } : {}),
@@ -223,10 +241,13 @@ export class SimulatedCall extends EventEmitter {
     const now = performance.now();
     const item = this.#queue.shift();
     if (item !== undefined) {
-      this.#send(item.frame, item.voiced, item.clip);
+      this.#send(this.#withEcho(item.frame), item.voiced, item.clip);
       item.last?.();
     } else if (this.#fillSilence) {
-      this.#send(this.#silence, false, -1);
+      this.#send(this.#withEcho(this.#silence), false, -1);
+    } else if (this.#echo !== undefined) {
+      const echo = this.#withEcho(this.#silence);
+      if (echo.some((byte) => byte !== 0)) this.#send(echo, false, -1);
     }
     // Absolute deadlines: the next frame is due 20 ms after this one's slot, not after now.
     this.#next += FRAME_MS;
@@ -234,7 +255,19 @@ export class SimulatedCall extends EventEmitter {
     this.#timer = setTimeout(this.#tick, Math.max(0, this.#next - performance.now()));
   };
 
-  #send(frame: Buffer, voiced: boolean, clip: number): void {
+  /** `frame` with the line's echo mixed in, when the line echoes. */
+  #withEcho(frame: Buffer): Buffer {
+    return this.#echo === undefined ? frame : this.#echo.mix(frame, this.nowMs());
+  }
+
+  /** A received frame plays on the caller's side and comes back in the echo. */
+  #playedBack(kind: number, payload: Buffer, atMs: number): void {
+    const audio = decodeFrame(kind, payload, this.line);
+    this.#echo!.played(audio.pcm, audio.sampleRate, atMs);
+  }
+
+  #send(pcm: Buffer, voiced: boolean, clip: number): void {
+    const frame = this.encoding === 'ulaw' ? pcmToUlaw(pcm) : pcm;
     const head = Buffer.allocUnsafe(HEADER_BYTES);
     head[0] = this.kind;
     head.writeUInt16BE(frame.length, 1);
@@ -254,6 +287,7 @@ export class SimulatedCall extends EventEmitter {
       if (message.type === 'audio') {
         const atMs = this.nowMs();
         this.arrivalsMs.push(atMs);
+        if (this.#echo !== undefined) this.#playedBack(message.kind, message.payload, atMs);
         if (!this.#keepFrames && this.listenerCount('frame') === 0) continue;
         const sound = this.#analyze ? receivedFrameSound(message.kind, message.payload, this.line) : undefined;
         const frame: ReceivedFrame = {

@@ -2,6 +2,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { pathToFileURL } from 'node:url';
 import { serviceConstructor } from '../../src/yandex/grpc.js';
+import { TONE_SHARE, toneShare } from './tone-share.js';
 import {
   STT_PROTO, STT_SERVICE,
   type StreamingOptions, type StreamingRequest, type StreamingResponse,
@@ -15,6 +16,14 @@ export interface UtteranceInfo {
   utterance: number;
   /** 0-based utterance number across all streams of this server. */
   serverUtterance: number;
+}
+
+/** What the fake knows about an utterance it takes for the echo of the bot's voice. */
+export interface EchoUtteranceInfo {
+  /** 0-based stream number on this server. */
+  stream: number;
+  /** 0-based echo utterance number across all streams of this server. */
+  serverEcho: number;
 }
 
 /** Knobs of the fake recognizer; every field is optional. */
@@ -53,6 +62,15 @@ export interface FakeYandexSttOptions {
   idleTimeoutMs?: number;
   /** Keep the audio bytes of every session (for byte-exact replay checks). */
   recordAudio?: boolean;
+  /**
+   * The bot's words, for an utterance whose voice is the TTS fakes' tone (`echoToneHz`): the echo
+   * of the bot is recognized as what the bot says, as a real recognizer does. Caller speech over
+   * it (`minSpeechMs` of audio that is not the tone) turns the utterance into the caller's, with
+   * `finalText`. Echo utterances do not count in `UtteranceInfo`. Without it the tone is speech.
+   */
+  echoText?: (info: EchoUtteranceInfo) => string;
+  /** Pitch of the bot's tone (default 440 Hz, the TTS fakes' default). */
+  echoToneHz?: number;
 }
 
 /** What one stream received and produced. */
@@ -69,6 +87,8 @@ export interface FakeSttSession {
   /** PCM bytes received up to the last final (PCM only, for replay checks). */
   finalizedBytes: number;
   finals: string[];
+  /** The finals that were the bot's words recognized in its echo. */
+  echoFinals: string[];
   audio: Buffer[];
   end: 'open' | 'client-end' | 'cancelled' | 'dropped' | 'closed' | 'refused' | 'invalid' | 'idle';
 }
@@ -92,6 +112,9 @@ export interface FakeYandexStt {
 
 type Call = grpc.ServerDuplexStream<StreamingRequest, StreamingResponse>;
 
+/** The fake judges audio in 20 ms windows. */
+const WINDOW_MS = 20;
+
 /** Starts the fake on 127.0.0.1, port 0 (insecure). */
 export async function startFakeYandexStt(options: FakeYandexSttOptions = {}): Promise<FakeYandexStt> {
   const o = {
@@ -110,6 +133,8 @@ export async function startFakeYandexStt(options: FakeYandexSttOptions = {}): Pr
   let hangsLeft = options.hang?.times ?? 1;
   const statusEveryMs = options.statusEveryMs ?? 2_000;
   let serverUtterance = 0;
+  let serverEcho = 0;
+  const echoToneHz = options.echoToneHz ?? 440;
 
   function handle(call: Call): void {
     const streamNo = stats.totalStreams++;
@@ -119,7 +144,7 @@ export async function startFakeYandexStt(options: FakeYandexSttOptions = {}): Pr
       authorization: call.metadata.get('authorization')[0]?.toString(),
       folderId: call.metadata.get('x-folder-id')[0]?.toString(),
       bytes: 0, receivedMs: 0, silenceMs: 0, finalizedMs: 0, finalizedBytes: 0,
-      finals: [], audio: [], end: 'open',
+      finals: [], echoFinals: [], audio: [], end: 'open',
     };
     sessions.push(s);
     let done = false;
@@ -130,6 +155,10 @@ export async function startFakeYandexStt(options: FakeYandexSttOptions = {}): Pr
     let silenceRun = 0;
     let words: string[] = [];
     let noise = false;
+    // Echo: the utterance so far is the bot's tone; toneRun is the tone's share of the voice before it starts.
+    let echo = false;
+    let toneRun = 0;
+    let callerRun = 0;
     let partialWords = 0;
     let utterance = 0;
     let finalIndex = 0;
@@ -182,6 +211,7 @@ export async function startFakeYandexStt(options: FakeYandexSttOptions = {}): Pr
       // What the end of input finalizes is not a replay boundary: the audio is over anyway.
       if (atEou) s.finalizedBytes = s.bytes;
       s.finals.push(text);
+      if (echo) s.echoFinals.push(text);
       const index = finalIndex;
       send({ audio_cursors: cursors() as never, final: { alternatives: [{ text }] } });
       finalIndex += 1;
@@ -192,19 +222,40 @@ export async function startFakeYandexStt(options: FakeYandexSttOptions = {}): Pr
       send({ audio_cursors: cursors() as never, eou_update: { time_ms: Math.round(s.receivedMs) } });
     };
 
-    const onWindow = (ms: number, voiced: boolean): void => {
+    const callerWords = (): void => {
+      const info = { stream: streamNo, utterance: utterance++, serverUtterance: serverUtterance++ };
+      words = o.finalText(info).split(' ');
+      noise = options.emptyFinal?.(info) ?? false;
+      echo = false;
+      partialWords = 0;
+    };
+
+    const onWindow = (ms: number, voiced: boolean, tone: boolean): void => {
       s.receivedMs += ms;
       if (voiced) {
         silenceRun = 0;
         if (!inSpeech) {
           speechRun += ms;
+          if (tone) toneRun += ms;
           if (speechRun < o.minSpeechMs) return;
           inSpeech = true;
           voicedMs = speechRun;
-          const info = { stream: streamNo, utterance: utterance++, serverUtterance: serverUtterance++ };
-          words = o.finalText(info).split(' ');
-          noise = options.emptyFinal?.(info) ?? false;
-          partialWords = 0;
+          callerRun = 0;
+          // The window where the echo starts is part silence, so not all tone: one may miss.
+          if (options.echoText !== undefined && toneRun >= speechRun - WINDOW_MS) {
+            echo = true;
+            words = options.echoText({ stream: streamNo, serverEcho: serverEcho++ }).split(' ');
+            noise = false;
+            partialWords = 0;
+          } else {
+            callerWords();
+          }
+        } else if (echo) {
+          callerRun = tone ? 0 : callerRun + ms;
+          if (callerRun >= o.minSpeechMs) {
+            callerWords();
+            voicedMs = callerRun;
+          } else voicedMs += ms;
         } else {
           voicedMs += ms;
         }
@@ -216,6 +267,8 @@ export async function startFakeYandexStt(options: FakeYandexSttOptions = {}): Pr
         return;
       }
       speechRun = 0;
+      toneRun = 0;
+      callerRun = 0;
       if (!inSpeech) return;
       silenceRun += ms;
       if (silenceRun >= o.eouSilenceMs) finishUtterance();
@@ -280,13 +333,15 @@ export async function startFakeYandexStt(options: FakeYandexSttOptions = {}): Pr
             sum += v * v;
           }
           const samples = (end - at) >> 1;
-          onWindow((samples / rate) * 1000, samples > 0 && Math.sqrt(sum / samples) >= o.rmsThreshold);
+          const voiced = samples > 0 && Math.sqrt(sum / samples) >= o.rmsThreshold;
+          const tone = voiced && options.echoText !== undefined && toneShare(data, at, end, rate, echoToneHz, sum) >= TONE_SHARE;
+          onWindow((samples / rate) * 1000, voiced, tone);
         }
         afterAudio();
       } else if (req.Event === 'silence_chunk' && 'silence_chunk' in req) {
         const ms = Number(req.silence_chunk.duration_ms);
         s.silenceMs += ms;
-        onWindow(ms, false);
+        onWindow(ms, false, false);
         afterAudio();
       } else if (req.Event === 'session_options') {
         fail(grpc.status.INVALID_ARGUMENT, 'session_options sent twice', 'invalid');
