@@ -45,7 +45,7 @@ export async function createApp(
   const observer = options.observer ?? noopObserver;
   // A bad agents file is a start-up error listing every problem.
   const initial = await loadAgents(config);
-  const shared: AgentShared = { yandex: config.yandex, call: config.call, observer, log, providers: new ProviderPool() };
+  const shared: AgentShared = { yandex: config.yandex, call: config.call, echoGuard: config.echoGuard, observer, log, providers: new ProviderPool() };
   let agents: ResolvedAgents = initial;
   let runtimes = buildRuntimes(initial, shared, [...initial.agents.keys()]);
   const defaultRuntime = (): AgentRuntime => runtimes.get(agents.defaultAgent)!;

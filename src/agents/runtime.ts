@@ -6,6 +6,7 @@ import type { ConversationDeps } from '../call/conversation-deps.js';
 import { createDialogue } from '../call/dialogue.js';
 import { replyLines, wholeLines } from '../call/phrases.js';
 import type { CallConfig } from '../call/config.js';
+import type { EchoGuardConfig } from '../call/echo-guard-config.js';
 import type { Llm } from '../llm/llm.js';
 import { createOpenAiLlm } from '../llm/openai-llm.js';
 import type { Logger } from '../logger.js';
@@ -25,6 +26,7 @@ export const WARM_RATES = [8000, 16000];
 export interface AgentShared {
   yandex: YandexConfig;
   call: CallConfig;
+  echoGuard: EchoGuardConfig;
   observer: Observer;
   log: Logger;
   /** Memoized factories, so agents with the same voice share one synthesizer and its cache. */
@@ -89,6 +91,7 @@ export function createAgentRuntime(agent: AgentSettings, shared: AgentShared): A
       phrases: agent.phrases,
       config: agent.conversation,
       vadThreshold: shared.call.vadThreshold,
+      echoGuard: shared.echoGuard,
     }),
     warm: () => cache.warm([...new Set([...wholeLines(agent.phrases), ...replyPieces])], WARM_RATES),
   };

@@ -67,6 +67,11 @@ export interface Playout extends EventEmitter<PlayoutEvents> {
    * silence goes out at once and the 20 ms clock re-phases from it.
    */
   enqueue(pcm: Buffer, tag?: string, sampleRate?: number): void;
+  /**
+   * Sees every audio frame as it is written: its PCM (before μ-law), rate and time. For the echo
+   * guard, which must know exactly what the caller's line will echo; at most one tap.
+   */
+  tap(onFrame: ((pcm: Buffer, sampleRate: number, at: number) => void) | undefined): void;
   /** Drops everything queued (barge-in): the next frame written is silence. */
   clear(): TagPlayed[];
   /** Marks a reply in progress: empty ticks after its first frame count as underruns. */
@@ -115,6 +120,7 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
   #silent = true;
   #blockedSince: number | undefined;
   #stallReported = false;
+  #tap: ((pcm: Buffer, sampleRate: number, at: number) => void) | undefined;
 
   constructor(sink: PlayoutSink, format: AudioFormat, options: PlayoutOptions = {}) {
     super();
@@ -184,6 +190,10 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
       this.#next = performance.now();
       this.#tick();
     }
+  }
+
+  tap(onFrame: ((pcm: Buffer, sampleRate: number, at: number) => void) | undefined): void {
+    this.#tap = onFrame;
   }
 
   clear(): TagPlayed[] {
@@ -269,6 +279,7 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
     if (filled < need) target.fill(0, base + filled, base + need);
     if (ulaw) pcmToUlaw(this.#scratch, frame, HEADER_BYTES);
     this.#sink.write(frame);
+    this.#tap?.(ulaw ? this.#scratch : frame.subarray(HEADER_BYTES), this.#format.sampleRate, performance.now());
     this.#stats.framesWritten++;
     this.#stats.audioFrames++;
     if (this.#streamOpen) this.#streamPlaying = true;

@@ -1,5 +1,8 @@
 /** The caller's side of the audio: at the recognizer's rate, queued for it, and voice-detected. */
 import type { AudioSocketCall } from '../audiosocket/call.js';
+import { performance } from 'node:perf_hooks';
+import type { EchoDetector } from '../audio/echo-detector.js';
+import { pcmDurationMs } from '../audio/pcm.js';
 import { createResampler, type Resampler } from '../audio/resample.js';
 import { EnergyVad } from '../audio/vad.js';
 import { AsyncQueue } from './async-queue.js';
@@ -10,13 +13,25 @@ const RECOGNITION_RATES = [8000, 16000];
 const QUEUE_FRAMES = 500;
 /** A caller's voice counts toward barge-in while gaps in it stay under this, ms. */
 const VOICE_GAP_MS = 300;
+/** With the echo guard, voice is the caller's once this many of its frames were more than echo. */
+const CALLER_FRAMES = 3;
 
 /** What one inbound frame showed. */
 export interface CallerFrame {
   /** Above the voice threshold. */
   voiced: boolean;
+  /** Voiced and, with the echo guard, more than the echo of the bot's own voice. */
+  caller: boolean;
   /** The caller's voice has lasted the barge-in minimum, gaps under 300 ms included. */
   speaking: boolean;
+}
+
+/** What the caller's side needs to know: the voice threshold and minimum, and the echo guard. */
+export interface CallerVoiceSettings {
+  threshold: number;
+  minSpeechMs: number;
+  /** Tells the bot's echo from the caller; without it any voice is the caller's. */
+  echo?: EchoDetector | undefined;
 }
 
 /**
@@ -28,11 +43,16 @@ export class CallerAudio {
   readonly #call: AudioSocketCall;
   readonly #vad: EnergyVad;
   readonly #queue = new AsyncQueue<Buffer>(QUEUE_FRAMES);
+  readonly #echo: EchoDetector | undefined;
   #rate: number | undefined;
   #resampler: Resampler | undefined;
+  /** Frames of the current voice that the echo guard took for the caller, and the quiet since. */
+  #callerFrames = 0;
+  #quietMs = 0;
 
-  constructor(call: AudioSocketCall, voice: { threshold: number; minSpeechMs: number }) {
+  constructor(call: AudioSocketCall, voice: CallerVoiceSettings) {
     this.#call = call;
+    this.#echo = voice.echo;
     this.#vad = new EnergyVad({ threshold: voice.threshold, minSpeechMs: voice.minSpeechMs, hangoverMs: VOICE_GAP_MS, gapMs: VOICE_GAP_MS });
   }
 
@@ -41,9 +61,12 @@ export class CallerAudio {
     return this.#rate;
   }
 
-  /** The caller's voice has lasted the barge-in minimum (gaps under 300 ms included). */
+  /**
+   * The caller's voice has lasted the barge-in minimum (gaps under 300 ms included) and, with the
+   * echo guard, some of it was more than the echo of the bot's own voice.
+   */
   get speaking(): boolean {
-    return this.#vad.speaking;
+    return this.#vad.speaking && (this.#echo === undefined || this.#callerFrames >= CALLER_FRAMES);
   }
 
   /** What the recognizer reads. */
@@ -63,7 +86,20 @@ export class CallerAudio {
     if (pcm.length === 0) return undefined;
     this.#queue.push(pcm);
     this.#vad.push(pcm, this.#rate);
-    return { voiced: this.#vad.voiced, speaking: this.#vad.speaking };
+    const voiced = this.#vad.voiced;
+    let caller = voiced;
+    if (this.#echo !== undefined) {
+      const verdict = this.#echo.inbound(pcm, this.#rate, performance.now());
+      caller = voiced && verdict.callerLikely;
+      if (voiced) {
+        this.#quietMs = 0;
+        if (caller) this.#callerFrames++;
+      } else {
+        this.#quietMs += pcmDurationMs(pcm.length, this.#rate);
+        if (this.#quietMs >= VOICE_GAP_MS) this.#callerFrames = 0;
+      }
+    }
+    return { voiced, caller, speaking: this.speaking };
   }
 
   /** No more audio: the recognizer's input ends. */

@@ -8,6 +8,7 @@ import type { CallSummary } from './call-summary.js';
 import type { Clock } from './clock.js';
 import type { ConversationConfig } from './conversation-config.js';
 import type { Dialogue } from './dialogue.js';
+import type { EchoGuardConfig } from './echo-guard-config.js';
 import type { Phrases } from './phrases.js';
 import type { ReplyAudio } from './turn.js';
 
@@ -30,6 +31,8 @@ export interface ConversationDeps {
   phrases: Phrases;
   config: ConversationConfig;
   vadThreshold: number;
+  /** Barge-in ignores the bot's own voice coming back on the line. */
+  echoGuard?: EchoGuardConfig;
   observer: Observer;
   /** The call's logger with whatever the app binds (the agent); the call's own by default. */
   log?: Logger;

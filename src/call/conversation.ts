@@ -8,6 +8,8 @@ import type { Logger } from '../logger.js';
 import { BargeIn } from './barge-in.js';
 import { summarizeCall, type CallOutcome } from './call-summary.js';
 import { CallerAudio } from './caller-audio.js';
+import { EchoGuard } from './echo-guard.js';
+import type { EarlyEvent } from './early-events.js';
 import { callTimers, systemClock, type CallTimers } from './clock.js';
 import type { ConversationConfig } from './conversation-config.js';
 import type { CallChannel, ConversationDeps } from './conversation-deps.js';
@@ -29,6 +31,7 @@ interface SpeculativeTurn {
 }
 
 export type { CallChannel, ConversationDeps };
+export { holdEarlyEvents } from './early-events.js';
 
 /** Synthesizers produce 8–48 kHz; audio for a faster wire is resampled by the playout. */
 const MAX_SYNTHESIS_RATE = 48_000;
@@ -46,25 +49,6 @@ export async function runConversation(
   await conversation.run(early);
 }
 
-/** Caller audio and digits that arrived before the conversation started (while its agent was chosen). */
-export type EarlyEvent = { type: 'audio'; pcm: Buffer } | { type: 'dtmf'; digit: string };
-
-/** Keeps a call's audio and digits until `take()`, so nothing is lost before the conversation listens. */
-export function holdEarlyEvents(call: AudioSocketCall): { take(): EarlyEvent[] } {
-  const held: EarlyEvent[] = [];
-  const onAudio = (pcm: Buffer) => held.push({ type: 'audio', pcm });
-  const onDtmf = (digit: string) => held.push({ type: 'dtmf', digit });
-  call.on('audio', onAudio);
-  call.on('dtmf', onDtmf);
-  return {
-    take() {
-      call.off('audio', onAudio);
-      call.off('dtmf', onDtmf);
-      return held;
-    },
-  };
-}
-
 class Conversation {
   readonly #call: AudioSocketCall;
   readonly #deps: ConversationDeps;
@@ -72,6 +56,7 @@ class Conversation {
   readonly #log: Logger;
   readonly #timers: CallTimers;
   readonly #caller: CallerAudio;
+  readonly #echo: EchoGuard | undefined;
   readonly #channel: CallChannel | undefined;
   readonly #dialogue: Dialogue;
   readonly #turns: Turns;
@@ -92,7 +77,8 @@ class Conversation {
     this.#config = deps.config;
     this.#log = deps.log ?? call.log;
     this.#timers = callTimers(deps.clock ?? systemClock, call.signal);
-    this.#caller = new CallerAudio(call, { threshold: deps.vadThreshold, minSpeechMs: deps.config.bargeInMinSpeechMs });
+    this.#echo = deps.echoGuard?.enabled ? new EchoGuard(deps.echoGuard, call.playout) : undefined;
+    this.#caller = new CallerAudio(call, { threshold: deps.vadThreshold, minSpeechMs: deps.config.bargeInMinSpeechMs, echo: this.#echo?.detector });
     this.#channel = deps.channelControl?.(call.id, this.#log);
     // Read the dialplan's call-to-channel link at once, while the channel surely exists.
     void this.#channel?.resolveChannel();
@@ -104,7 +90,10 @@ class Conversation {
       dialogue: this.#dialogue,
       observer: deps.observer,
       log: this.#log,
-      finished: () => this.#replyFinished(),
+      finished: (info) => {
+        this.#echo?.botStopped(info, this.#now());
+        this.#replyFinished();
+      },
     });
     this.#bargeIn = new BargeIn({ enabled: deps.config.bargeIn, minChars: deps.config.bargeInMinChars, falseAlarmMs: deps.config.falseAlarmMs });
     const transferDigit = deps.config.dtmfTransferDestination !== undefined ? deps.config.dtmfTransferDigit : undefined;
@@ -162,6 +151,7 @@ class Conversation {
 
     call.off('audio', onAudio);
     call.off('dtmf', onDtmf);
+    this.#echo?.close();
     this.#caller.end();
     this.#timers.cancelAll();
     this.#inactivity.stop();
@@ -211,7 +201,7 @@ class Conversation {
     const frame = this.#caller.push(wire);
     // There is nothing to recognize before the first frame: the recognizer opens with it.
     if (first && this.#caller.sampleRate !== undefined) this.#recognition = this.#recognize(this.#caller.sampleRate);
-    if (!frame?.voiced) return;
+    if (!frame?.caller) return;
     this.#lastVoicedAt = this.#now();
     this.#inactivity.activity();
     if (frame.speaking) this.#maybeBargeIn('voice');
@@ -247,6 +237,12 @@ class Conversation {
   #onUtterance(text: string, speechEndAt: number): void {
     if (this.#ending) return;
     const now = this.#now();
+    if (this.#echo?.isBotEcho(text, this.#turns.current, now)) {
+      // The recognizer heard the bot's own voice come back: not the caller's words.
+      this.#log.debug({ chars: text.length }, 'echo of the bot ignored');
+      this.#onEmptyUtterance();
+      return;
+    }
     this.#inactivity.answered();
     if (this.#bargeIn.settle(true, now) !== undefined) this.#turns.confirmCut();
     const speculative = this.#speculation.take(text);
@@ -281,9 +277,11 @@ class Conversation {
   #maybeBargeIn(trigger: 'voice' | 'partial'): void {
     const info = this.#turns.current;
     const botAudible = info !== undefined && !info.settled && info.turn.committed && this.#call.playout.queuedMs > 0;
-    const input = { botAudible, speaking: this.#caller.speaking, partial: this.#utterances.partial };
+    const partial = this.#echo?.isBotEcho(this.#utterances.partial, info, this.#now()) ? '' : this.#utterances.partial;
+    const input = { botAudible, speaking: this.#caller.speaking, partial };
     if (!info || !this.#bargeIn.shouldCut(input)) return;
     this.#turns.cut(info);
+    this.#echo?.botStopped(info, this.#now());
     this.#bargeIn.cut(this.#now());
     this.#deps.observer.bargeIn();
     this.#log.info({ turn: info.turn.id, trigger, atMs: Math.round(Date.now() - this.#call.startedAt) }, 'barge-in');
