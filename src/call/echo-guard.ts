@@ -15,7 +15,8 @@ const ECHO_TAIL_MS = 2000;
 export class EchoGuard {
   readonly detector: EchoDetector;
   readonly #playout: Playout;
-  #last: { text: string; at: number } | undefined;
+  /** Replies that stopped lately, newest last: their echo may still be recognized. */
+  #recent: { text: string; at: number }[] = [];
 
   constructor(config: EchoGuardConfig, playout: Playout) {
     this.detector = new EchoDetector({ maxDelayMs: config.maxDelayMs, marginDb: config.marginDb, minLossDb: config.minLossDb });
@@ -25,14 +26,15 @@ export class EchoGuard {
 
   /** A reply stopped (played out, or cut): its words may still come back for a while. */
   botStopped(info: TurnInfo, now: number): void {
-    this.#last = { text: spokenText(info), at: now };
+    this.#recent = this.#recent.filter((r) => now - r.at <= ECHO_TAIL_MS);
+    this.#recent.push({ text: spokenText(info), at: now });
   }
 
   /** True when `text` is the bot's own words: of the reply being played, or of one that just stopped. */
   isBotEcho(text: string, current: TurnInfo | undefined, now: number): boolean {
     if (text.trim() === '') return false;
     if (current !== undefined && isEchoOfBotWords(text, spokenText(current))) return true;
-    return this.#last !== undefined && now - this.#last.at <= ECHO_TAIL_MS && isEchoOfBotWords(text, this.#last.text);
+    return this.#recent.some((r) => now - r.at <= ECHO_TAIL_MS && isEchoOfBotWords(text, r.text));
   }
 
   close(): void {

@@ -26,6 +26,9 @@ export interface EchoUtteranceInfo {
   serverEcho: number;
 }
 
+/** Sound other than the bot's tone for this long, inside an echo, is the caller talking over it, ms. */
+const CALLER_OVER_ECHO_MS = 200;
+
 /** Knobs of the fake recognizer; every field is optional. */
 export interface FakeYandexSttOptions {
   /** Text of the final for an utterance (default `utterance <serverUtterance>`). */
@@ -65,7 +68,7 @@ export interface FakeYandexSttOptions {
   /**
    * The bot's words, for an utterance whose voice is the TTS fakes' tone (`echoToneHz`): the echo
    * of the bot is recognized as what the bot says, as a real recognizer does. Caller speech over
-   * it (`minSpeechMs` of audio that is not the tone) turns the utterance into the caller's, with
+   * it (200 ms of audio that is not the tone) turns the utterance into the caller's, with
    * `finalText`. Echo utterances do not count in `UtteranceInfo`. Without it the tone is speech.
    */
   echoText?: (info: EchoUtteranceInfo) => string;
@@ -251,8 +254,10 @@ export async function startFakeYandexStt(options: FakeYandexSttOptions = {}): Pr
             callerWords();
           }
         } else if (echo) {
+          // A few windows of the echo are not all tone (where the bot's audio starts or pauses):
+          // only a longer run of other sound is the caller talking over it.
           callerRun = tone ? 0 : callerRun + ms;
-          if (callerRun >= o.minSpeechMs) {
+          if (callerRun >= Math.max(o.minSpeechMs, CALLER_OVER_ECHO_MS)) {
             callerWords();
             voicedMs = callerRun;
           } else voicedMs += ms;
