@@ -455,9 +455,10 @@ test('speakableChunks cuts an ambiguous first chunk after the configured wait wh
   source.feed('It', ' costs', ' 3', '.');
   await source.starved();
   const t0 = performance.now();
-  assert.deepEqual(await within(first, 2000, 'first chunk'), { value: 'It costs 3.', done: false });
+  // Nothing ever follows the full stop: only the wait can release the chunk.
+  assert.deepEqual(await within(first, 10_000, 'first chunk'), { value: 'It costs 3.', done: false });
   const waited = performance.now() - t0;
-  assert.ok(waited >= 35 && waited < 1500, `waited ${waited.toFixed(1)} ms`);
+  assert.ok(waited >= 35, `waited ${waited.toFixed(1)} ms`);
   source.feed(' Thanks', '.');
   source.end();
   assert.deepEqual(await chunks.next(), { value: 'Thanks.', done: false });
