@@ -214,3 +214,270 @@ test('the first sentence is cut as soon as its full stop and space arrive, witho
   assert.deepEqual(rub.push('Доставка стоит 300 руб. '), []);
   assert.deepEqual(rub.push('в месяц. '), ['Доставка стоит 300 руб. в месяц.']);
 });
+
+/** When each chunk leaves: the index of the token whose push returned it, or 'end'. */
+type Timed = [number | 'end', string];
+
+function timed(tokens: readonly string[], options?: Partial<ChunkerOptions>): Timed[] {
+  const chunker = createChunker(options);
+  const out: Timed[] = [];
+  tokens.forEach((token, i) => out.push(...chunker.push(token).map((c): Timed => [i, c])));
+  out.push(...chunker.end().map((c): Timed => ['end', c]));
+  return out;
+}
+
+// Tokens as BPE models stream them: the space before a word travels with it, punctuation alone.
+const TOKEN_CASES: { name: string; tokens: string[]; out: Timed[] }[] = [
+  {
+    name: 'a Russian first sentence leaves on its full stop',
+    tokens: ['Ваш', ' заказ', ' №', '123', '45', ' готов', '.', ' Одну', ' минуту'],
+    out: [[6, 'Ваш заказ №12345 готов.'], ['end', 'Одну минуту']],
+  },
+  {
+    name: 'an English first sentence leaves on its full stop; later ones wait for the next word',
+    tokens: ['Sure', ',', ' your', ' order', ' ships', ' today', '.', ' It', ' will', ' arrive', ' tomorrow', ' before', ' noon', ' on', ' Friday', '.', ' Thanks'],
+    out: [[6, 'Sure, your order ships today.'], [16, 'It will arrive tomorrow before noon on Friday.'], ['end', 'Thanks']],
+  },
+  {
+    name: 'the first chunk leaves on the comma that makes it long enough',
+    tokens: ['Здравствуйте', ',', ' меня', ' зовут', ' Анна', ',', ' я', ' помощник', '.'],
+    out: [[5, 'Здравствуйте, меня зовут Анна,'], ['end', 'я помощник.']],
+  },
+  {
+    name: '"Mr." and initials never end the first sentence',
+    tokens: ['Mr', '.', ' Smith', ' will', ' call', ' A', '.', ' Lee', '.', ' Bye'],
+    out: [[8, 'Mr. Smith will call A. Lee.'], ['end', 'Bye']],
+  },
+  {
+    name: 'т.е. fed letter by letter is no sentence end',
+    tokens: ['т', '.', 'е', '.', ' завтра'],
+    out: [['end', 'т.е. завтра']],
+  },
+  {
+    name: 'a number before the full stop waits for the next token: a decimal',
+    tokens: ['It', ' costs', ' 3', '.', '5', ' dollars', '.', ' Bye'],
+    out: [[6, 'It costs 3.5 dollars.'], ['end', 'Bye']],
+  },
+  {
+    name: 'a number before the full stop waits for the next token: a sentence end',
+    tokens: ['Your', ' number', ' is', ' 45', '.', ' Thanks'],
+    out: [[5, 'Your number is 45.'], ['end', 'Thanks']],
+  },
+  {
+    name: 'a decimal comma holds the first chunk at its clause length',
+    tokens: ['Ставка', ' по', ' вкладу', ' составит', ' 3', ',', '5', ' процента', '.'],
+    out: [[8, 'Ставка по вкладу составит 3,5 процента.']],
+  },
+  {
+    name: 'a time with a colon is whole at its full stop; one with a dot waits',
+    tokens: ['Meet', ' at', ' 10', ':', '30', '.', ' Bye'],
+    out: [[5, 'Meet at 10:30.'], ['end', 'Bye']],
+  },
+  {
+    name: 'a time with a dot waits for the next token',
+    tokens: ['Встреча', ' в', ' 10', '.', '30', '.', ' Ок'],
+    out: [[6, 'Встреча в 10.30.'], ['end', 'Ок']],
+  },
+  {
+    name: 'an e-mail is not cut at its dots',
+    tokens: ['Write', ' to', ' info', '@', 'example', '.', 'com', '.', ' Bye'],
+    out: [[8, 'Write to info@example.com.'], ['end', 'Bye']],
+  },
+  {
+    name: 'a host name after "visit" is not cut at its dot',
+    tokens: ['Visit', ' example', '.', 'com', ' today', '.', ' Bye'],
+    out: [[5, 'Visit example.com today.'], ['end', 'Bye']],
+  },
+  {
+    name: 'a Latin host name in Russian text is not cut at its dot',
+    tokens: ['Зайдите', ' на', ' bank', '.', 'ru', ' сегодня', '.', ' Ок'],
+    out: [[6, 'Зайдите на bank.ru сегодня.'], ['end', 'Ок']],
+  },
+  {
+    name: 'a URL keeps its question mark and dots',
+    tokens: ['Откройте', ' https', ':', '//', 'bank', '.', 'ru', '/', 'help', '?', 'topic', '=', 'cards', '.', ' Мы'],
+    out: [[14, 'Откройте https://bank.ru/help?topic=cards.'], ['end', 'Мы']],
+  },
+  {
+    name: 'руб. and etc. wait for the case of the next word',
+    tokens: ['Цена', ' 500', ' руб', '.', ' в', ' месяц', '.', ' Ок'],
+    out: [[6, 'Цена 500 руб. в месяц.'], ['end', 'Ок']],
+  },
+  {
+    name: 'etc. before a capital ends the first sentence on the capital',
+    tokens: ['Apples', ',', ' pears', ' etc', '.', ' Thank', ' you', '.'],
+    out: [[5, 'Apples, pears etc.'], ['end', 'Thank you.']],
+  },
+  {
+    name: 'a short first chunk ending in "..." waits for the next word; a pause keeps the sentence going',
+    tokens: ['Ну', '...', ' посмотрим', ',', ' что', ' можно', ' сделать', '.', ' Ок'],
+    out: [[7, 'Ну... посмотрим, что можно сделать.'], ['end', 'Ок']],
+  },
+  {
+    name: 'a long enough first chunk leaves on its ellipsis',
+    tokens: ['Дайте', ' мне', ' подумать', ' немного', '…', ' Да'],
+    out: [[4, 'Дайте мне подумать немного…'], ['end', 'Да']],
+  },
+  {
+    name: 'a short ellipsis before a capital is a sentence end',
+    tokens: ['Хм', '…', ' Да', ',', ' конечно', '.'],
+    out: [[2, 'Хм…'], ['end', 'Да, конечно.']],
+  },
+  {
+    name: '"?!" in one token',
+    tokens: ['Правда', '?!', ' Да', '.'],
+    out: [[1, 'Правда?!'], ['end', 'Да.']],
+  },
+  {
+    name: '"?" and "!" in two tokens: the cut is on "?", the "!" belongs to it and is not spoken again',
+    tokens: ['Правда', '?', '!', ' Да', '.'],
+    out: [[1, 'Правда?'], ['end', 'Да.']],
+  },
+  {
+    name: 'a closing quote in the token of the full stop',
+    tokens: ['He', ' said', ' "', 'yes', '."', ' Then', ' he', ' left', '.'],
+    out: [[4, 'He said "yes."'], ['end', 'Then he left.']],
+  },
+  {
+    name: 'a closing quote after the full stop belongs to the sentence already cut',
+    tokens: ['He', ' said', ' "', 'yes', '.', '"', ' "', 'Fine', '"', ' he', ' left', '.'],
+    out: [[4, 'He said "yes.'], ['end', '"Fine" he left.']],
+  },
+  {
+    name: 'a closing bracket after the full stop',
+    tokens: ['(', 'Call', ' us', ' today', '.)', ' We', ' answer', '.'],
+    out: [[4, '(Call us today.)'], ['end', 'We answer.']],
+  },
+  {
+    name: 'guillemets before the full stop',
+    tokens: ['Он', ' сказал', ':', ' «', 'Готово', '».', ' Потом'],
+    out: [[5, 'Он сказал: «Готово».'], ['end', 'Потом']],
+  },
+  {
+    name: 'an exclamation after a word leaves at once',
+    tokens: ['Отлично', '!', ' Давайте', ' начнём', '.'],
+    out: [[1, 'Отлично!'], ['end', 'Давайте начнём.']],
+  },
+];
+
+for (const c of TOKEN_CASES) {
+  test(`chunker, BPE tokens: ${c.name}`, () => {
+    assert.deepEqual(timed(c.tokens), c.out);
+  });
+}
+
+/** A delta source the test feeds by hand; `starved` resolves once the chunker waits for a delta that is not there. */
+function handFed() {
+  const queue: string[] = [];
+  let wake: (() => void) | undefined;
+  let onStarved: (() => void) | undefined;
+  let ended = false;
+  let failure: Error | undefined;
+  let returned = false;
+  const deltas: AsyncIterable<string> = {
+    [Symbol.asyncIterator]: () => ({
+      async next(): Promise<IteratorResult<string>> {
+        while (queue.length === 0 && !ended && failure === undefined) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            onStarved?.();
+          });
+        }
+        if (failure !== undefined) throw failure;
+        const value = queue.shift();
+        return value === undefined ? { value: undefined, done: true } : { value, done: false };
+      },
+      async return(): Promise<IteratorResult<string>> {
+        returned = true;
+        return { value: undefined, done: true };
+      },
+    }),
+  };
+  const poke = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  return {
+    deltas,
+    feed(...tokens: string[]) {
+      queue.push(...tokens);
+      poke();
+    },
+    end() {
+      ended = true;
+      poke();
+    },
+    fail(err: Error) {
+      failure = err;
+      poke();
+    },
+    starved: () => new Promise<void>((resolve) => (wake !== undefined ? resolve() : (onStarved = resolve))),
+    get returned() {
+      return returned;
+    },
+  };
+}
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+test('speakableChunks yields the first sentence on its full stop, before the next token exists', async () => {
+  const source = handFed();
+  const chunks = speakableChunks(source.deltas, { ambiguousWaitMs: 60_000 })[Symbol.asyncIterator]();
+  source.feed('Ваш', ' заказ', ' №', '123', '45', ' готов', '.');
+  assert.deepEqual(await within(chunks.next(), 2000, 'first chunk'), { value: 'Ваш заказ №12345 готов.', done: false });
+  source.feed(' Одну', ' минуту');
+  source.end();
+  assert.deepEqual(await chunks.next(), { value: 'Одну минуту', done: false });
+  assert.equal((await chunks.next()).done, true);
+});
+
+test('speakableChunks lets the next token decide an ambiguous first chunk when it comes in time', async () => {
+  const source = handFed();
+  const chunks = speakableChunks(source.deltas, { ambiguousWaitMs: 60_000 })[Symbol.asyncIterator]();
+  const first = chunks.next();
+  source.feed('It', ' costs', ' 3', '.');
+  await source.starved();
+  source.feed('5', ' dollars', '.');
+  assert.deepEqual(await within(first, 2000, 'first chunk'), { value: 'It costs 3.5 dollars.', done: false });
+  source.end();
+  assert.equal((await chunks.next()).done, true);
+});
+
+test('speakableChunks cuts an ambiguous first chunk after the configured wait when no token comes', async () => {
+  const source = handFed();
+  const chunks = speakableChunks(source.deltas, { ambiguousWaitMs: 40 })[Symbol.asyncIterator]();
+  const first = chunks.next();
+  source.feed('It', ' costs', ' 3', '.');
+  await source.starved();
+  const t0 = performance.now();
+  // Nothing ever follows the full stop: only the wait can release the chunk.
+  assert.deepEqual(await within(first, 10_000, 'first chunk'), { value: 'It costs 3.', done: false });
+  const waited = performance.now() - t0;
+  assert.ok(waited >= 35, `waited ${waited.toFixed(1)} ms`);
+  source.feed(' Thanks', '.');
+  source.end();
+  assert.deepEqual(await chunks.next(), { value: 'Thanks.', done: false });
+  assert.equal((await chunks.next()).done, true);
+});
+
+test('speakableChunks passes a source failure during the wait on, and a consumer can leave mid-wait', async () => {
+  const failing = handFed();
+  const chunks = speakableChunks(failing.deltas, { ambiguousWaitMs: 60_000 })[Symbol.asyncIterator]();
+  const first = chunks.next();
+  failing.feed('It', ' costs', ' 3', '.');
+  await failing.starved();
+  failing.fail(new Error('stream cut'));
+  await assert.rejects(within(first, 2000, 'failure'), /stream cut/);
+
+  const left = handFed();
+  const more = speakableChunks(left.deltas, { ambiguousWaitMs: 10 })[Symbol.asyncIterator]();
+  left.feed('It', ' costs', ' 3', '.');
+  assert.deepEqual(await within(more.next(), 2000, 'settled chunk'), { value: 'It costs 3.', done: false });
+  assert.deepEqual(await within(more.return(undefined), 2000, 'return'), { value: undefined, done: true });
+  assert.equal(left.returned, true);
+});

@@ -114,6 +114,17 @@ test('the system prompt is read from SYSTEM_PROMPT_FILE', () => {
   assert.equal(readConfig({ SYSTEM_PROMPT: 'Inline.' }).systemPrompt, 'Inline.');
 });
 
+test('the chunker settings come from CHUNK_*', () => {
+  assert.equal(readConfig({}).chunker.ambiguousWaitMs, 50);
+  assert.deepEqual(readConfig({ CHUNK_FIRST_MIN_CHARS: '10', CHUNK_AMBIGUOUS_WAIT_MS: '0' }).chunker, {
+    firstMinChars: 10,
+    minChars: 40,
+    clauseChars: 120,
+    maxChars: 250,
+    ambiguousWaitMs: 0,
+  });
+});
+
 test('bad LLM settings are reported together, each naming its variable', () => {
   assert.throws(
     () =>
@@ -123,11 +134,12 @@ test('bad LLM settings are reported together, each naming its variable', () => {
         TRANSFER_DESTINATIONS: 'sales=,=1001,ok=1 2',
         LLM_TEMPERATURE: 'hot',
         CHUNK_MAX_CHARS: '5',
+        CHUNK_AMBIGUOUS_WAIT_MS: '-1',
       }),
     (err: unknown) => {
       assert.ok(err instanceof VoicebotError);
       assert.equal(err.code, 'config_invalid');
-      for (const name of ['SYSTEM_PROMPT_FILE', 'BOT_LANGUAGE', 'TRANSFER_DESTINATIONS', 'LLM_TEMPERATURE', 'CHUNK_MAX_CHARS']) {
+      for (const name of ['SYSTEM_PROMPT_FILE', 'BOT_LANGUAGE', 'TRANSFER_DESTINATIONS', 'LLM_TEMPERATURE', 'CHUNK_MAX_CHARS', 'CHUNK_AMBIGUOUS_WAIT_MS']) {
         assert.match(err.message, new RegExp(name));
       }
       assert.match(err.message, /ENOENT/);

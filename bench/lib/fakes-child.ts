@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { FakeYandexSttOptions } from '../../test/fakes/yandex-stt-server.js';
 import { startFakeYandexStt } from '../../test/fakes/yandex-stt-server.js';
-import { startFakeOpenAi, type FakeReply } from '../../test/fakes/openai-server.js';
+import { startFakeOpenAi, type FakeReply, type TokenStyle } from '../../test/fakes/openai-server.js';
 import { startFakeYandexTts, type FakeTtsOptions } from '../../test/fakes/yandex-tts-server.js';
 import { startFakeYandexTtsHttp, type FakeTtsHttpOptions } from '../../test/fakes/yandex-tts-http.js';
 
@@ -22,7 +22,7 @@ export interface FakesConfig {
   stt: Omit<FakeYandexSttOptions, 'finalText' | 'refine' | 'hang' | 'drop' | 'close'>;
   /** Final text of the n-th utterance of a call: texts[n % texts.length]. */
   texts: string[];
-  llm: { firstTokenMs: number; tokenDelayMs: number; replies: FakesReply[] };
+  llm: { firstTokenMs: number; tokenDelayMs: number; tokens?: TokenStyle; replies: FakesReply[] };
   tts: Partial<FakeTtsOptions>;
   ttsHttp: Partial<FakeTtsHttpOptions>;
   /** Advertise large HTTP/2 receive windows on the gRPC fakes instead of Node's 64 KB default. */
@@ -83,6 +83,7 @@ const [stt, llm, tts, ttsHttp] = await Promise.all([
   startFakeOpenAi({
     firstTokenMs: config.llm.firstTokenMs,
     tokenDelayMs: config.llm.tokenDelayMs,
+    ...(config.llm.tokens !== undefined ? { tokens: config.llm.tokens } : {}),
     script: (request): FakeReply => {
       const said = lastUserText(request.body).toLowerCase();
       const reply = config.llm.replies.find((r) => r.whenUserSays === undefined || said.includes(r.whenUserSays.toLowerCase()));

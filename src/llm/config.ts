@@ -45,6 +45,7 @@ export function readLlmConfig(env: EnvReader): LlmConfig {
     minChars: env.int('CHUNK_MIN_CHARS', DEFAULT_CHUNKER_OPTIONS.minChars, { min: 1, max: 1000 }),
     clauseChars: env.int('CHUNK_CLAUSE_CHARS', DEFAULT_CHUNKER_OPTIONS.clauseChars, { min: 1, max: 1000 }),
     maxChars: env.int('CHUNK_MAX_CHARS', DEFAULT_CHUNKER_OPTIONS.maxChars, { min: 20, max: 5000 }),
+    ambiguousWaitMs: env.int('CHUNK_AMBIGUOUS_WAIT_MS', DEFAULT_CHUNKER_OPTIONS.ambiguousWaitMs, { min: 0, max: 1000 }),
   };
   if (chunker.firstMinChars >= chunker.maxChars) env.problem('CHUNK_FIRST_MIN_CHARS', 'must be below CHUNK_MAX_CHARS');
   return {

@@ -3,8 +3,10 @@ import type { AddressInfo } from 'node:net';
 
 /** One scripted answer of the fake Chat Completions endpoint. */
 export interface FakeReply {
-  /** Content to stream: a string is split into word and punctuation tokens; an array is sent as is. */
+  /** Content to stream: a string is split into tokens (see `tokens`); an array is sent as is. */
   text?: string | readonly string[];
+  /** How a string `text` is split; the server's setting (default 'bpe') otherwise. */
+  tokens?: TokenStyle;
   /** Tool calls streamed after the text, each split into several argument deltas. */
   toolCalls?: readonly { id?: string; name: string; arguments: string }[];
   /** Answer with this HTTP status and a JSON error body instead of a stream. */
@@ -36,6 +38,8 @@ export type FakeScript = readonly FakeReply[] | ((request: RecordedRequest, inde
 
 export interface FakeOpenAiOptions {
   script?: FakeScript;
+  /** How string replies are split into tokens (default 'bpe'). */
+  tokens?: TokenStyle;
   firstTokenMs?: number;
   tokenDelayMs?: number;
 }
@@ -53,9 +57,20 @@ export interface FakeOpenAi {
   close(): Promise<void>;
 }
 
-/** Splits text like a tokenizer would: words with their leading space, punctuation on its own. */
-export function tokenize(text: string): string[] {
-  return text.match(/\s*[\p{L}\p{N}]+|\s*[^\s\p{L}\p{N}]|\s+$/gu) ?? [];
+/**
+ * How a string reply is cut into streamed tokens. 'bpe' is how real models stream: a word carries
+ * the space before it, each punctuation mark is a token of its own, digits come in groups of up to
+ * three, newlines on their own (`"готов"`, `"."`, `" Одну"`). 'trailing' glues each word to the
+ * punctuation and the space after it (`"готов. "`, `"Одну "`).
+ */
+export type TokenStyle = 'bpe' | 'trailing';
+
+const BPE_TOKEN = /\n+| ?[\p{L}\p{M}]+| ?\p{N}{1,3}| ?[^\s\p{L}\p{M}\p{N}]|[^\S\n]/gu;
+const TRAILING_TOKEN = /[^\s\p{L}\p{M}\p{N}]*[\p{L}\p{M}\p{N}]+[^\s\p{L}\p{M}\p{N}]*[^\S\n]*|\S+[^\S\n]*|\n+|[^\S\n]+/gu;
+
+/** Splits text into the tokens a model of the given style would stream. */
+export function tokenize(text: string, style: TokenStyle = 'bpe'): string[] {
+  return text.match(style === 'bpe' ? BPE_TOKEN : TRAILING_TOKEN) ?? [];
 }
 
 /**
@@ -161,7 +176,7 @@ async function play(res: ServerResponse, record: RecordedRequest, reply: FakeRep
 
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
   send({ role: 'assistant', content: '' });
-  const tokens = typeof reply.text === 'string' ? tokenize(reply.text) : [...(reply.text ?? [])];
+  const tokens = typeof reply.text === 'string' ? tokenize(reply.text, reply.tokens ?? options.tokens) : [...(reply.text ?? [])];
   const firstMs = reply.firstTokenMs ?? options.firstTokenMs ?? 0;
   const perToken = reply.tokenDelayMs ?? options.tokenDelayMs ?? 0;
   let sent = 0;
