@@ -8,7 +8,8 @@ import { createAgentRuntime, ProviderPool, type AgentRuntime, type AgentShared }
 import { promptForCall } from './agents/select.js';
 import type { ResolvedAgents } from './agents/settings.js';
 import { watchAgents, type AgentsWatcher } from './agents/watch.js';
-import type { AudioSocketCall, CallHandler } from './audiosocket/server.js';
+import type { App } from './app-contract.js';
+import type { CallHandler } from './audiosocket/server.js';
 import type { CallSummary } from './call/call-summary.js';
 import { holdEarlyEvents, runConversation } from './call/conversation.js';
 import type { Config } from './config.js';
@@ -16,22 +17,7 @@ import { echoApp } from './echo-app.js';
 import type { Logger } from './logger.js';
 import { noopObserver, type Observer } from './metrics/observer.js';
 
-/** What the AudioSocket servers run for each call, and how to end calls politely. */
-export interface App {
-  readonly mode: 'echo' | 'conversation';
-  /** Runs a call that came in on AUDIOSOCKET_PORT. */
-  onCall: CallHandler;
-  /** The extra AudioSocket ports of agents that have their own (no ARI needed to pick them). */
-  readonly agentPorts: readonly number[];
-  /** Runs a call that came in on `port`. */
-  onCallAt(port: number): CallHandler;
-  /** Ends one call with a short goodbye (drain). */
-  goodbye(call: AudioSocketCall): Promise<void>;
-  /** Not ready while a required provider is known to be down. */
-  readiness(): { ready: boolean; reasons: string[] };
-  /** Finishes what ended calls left behind (Asterisk globals still to delete); the drain's last step. */
-  close?(): Promise<void>;
-}
+export type { App };
 
 /** A recognizer that failed a call for good counts as down for this long, then calls try again. */
 const PROVIDER_DOWN_MS = 30_000;

@@ -1,6 +1,6 @@
 /** The pipeline used until a recognizer is configured: a greeting, then the caller's words played back. */
 import { WARM_RATES } from './agents/runtime.js';
-import type { App } from './app.js';
+import type { App } from './app-contract.js';
 import type { AudioSocketCall } from './audiosocket/server.js';
 import { createEchoHandler } from './call/echo.js';
 import type { Config } from './config.js';

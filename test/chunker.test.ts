@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createChunker, speakableChunks, type ChunkerOptions } from '../src/call/chunker.js';
+import { createChunker, speakableChunks, type ChunkerOptions } from '../src/llm/chunker.js';
 import { tokenize } from './fakes/openai-server.js';
 
 function run(pieces: Iterable<string>, options?: Partial<ChunkerOptions>): string[] {

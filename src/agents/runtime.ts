@@ -1,7 +1,7 @@
 /** One agent ready to take calls: its recognizer, model, voice and cached phrases, built once. */
 import type { Asr } from '../asr/asr.js';
 import { createAsr } from '../asr/index.js';
-import { createChunker, speakableChunks, type ChunkerOptions } from '../call/chunker.js';
+import { createChunker, speakableChunks, type ChunkerOptions } from '../llm/chunker.js';
 import type { ConversationDeps } from '../call/conversation-deps.js';
 import { createDialogue } from '../call/dialogue.js';
 import { replyLines, wholeLines } from '../call/phrases.js';

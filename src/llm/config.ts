@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { DEFAULT_CHUNKER_OPTIONS, type ChunkerOptions } from '../call/chunker.js';
+import { DEFAULT_CHUNKER_OPTIONS, type ChunkerOptions } from './chunker.js';
 import type { EnvReader } from '../config/env-reader.js';
 
 /** The languages the built-in prompt and fixed phrases are written in. */
