@@ -163,6 +163,31 @@ test('deepgram: a dropped connection reconnects, replays the unfinished utteranc
   }
 });
 
+test('deepgram: a connection dropped after a final and before its UtteranceEnd gives the eou at once', async () => {
+  const rate = 8000;
+  // 0.8 s of tone, then quiet: the final comes 300 ms after the tone, UtteranceEnd would come 1 s after that.
+  const tone = Buffer.alloc(800 * 16);
+  for (let i = 0; i < tone.length / 2; i++) tone.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate)), i * 2);
+  const pcm = concatPcm([tone, silence(2_500, rate)]);
+  const fake = await startFakeDeepgram({ speechFinal: false, drop: { afterMs: 1_500, times: 1 } });
+  try {
+    let audioEnded = false;
+    async function* audio(): AsyncGenerator<Buffer> {
+      yield* frames(pcm, rate, 10);
+      audioEnded = true;
+    }
+    const ends: { type: string; audioEnded: boolean }[] = [];
+    for await (const event of createDeepgramAsr(deepgramConfig(fake)).transcribe(audio(), { sampleRate: rate, signal: new AbortController().signal, log: silentLogger() })) {
+      if (event.type !== 'partial') ends.push({ type: event.type, audioEnded });
+    }
+    assert.equal(fake.connections[0]!.end, 'dropped');
+    assert.equal(fake.connections[0]!.sent.filter((m) => m.type === 'UtteranceEnd').length, 0);
+    assert.deepEqual(ends, [{ type: 'final', audioEnded: false }, { type: 'eou', audioEnded: false }]);
+  } finally {
+    await fake.close();
+  }
+});
+
 test('deepgram: a refused key fails at once with asr_auth after one clear log line, and the key is not logged', async () => {
   const fake = await startFakeDeepgram({ apiKey: 'right-key' });
   try {
