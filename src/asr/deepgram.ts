@@ -65,10 +65,6 @@ interface ResultsMessage {
 
 /** Results and UtteranceEnd as events; SpeechStarted and Metadata carry nothing the call needs. */
 function report(message: Record<string, unknown>, events: ConnectionEvents): void {
-  const { start, duration } = message;
-  // Results cover the stream from `start` for `duration` seconds.
-  const endMs = typeof start === 'number' && typeof duration === 'number' ? (start + duration) * 1000 : undefined;
-  events.answered(message.type === 'Results' ? endMs : undefined);
   if (message.type === 'UtteranceEnd') {
     events.endOfUtterance();
     return;
@@ -81,8 +77,9 @@ function report(message: Record<string, unknown>, events: ConnectionEvents): voi
     events.partial(text);
     return;
   }
-  // A final result covers its audio for good: that part is never replayed.
-  if (endMs !== undefined) events.finalized(endMs);
+  // A final result covers its audio for good (`duration` seconds from `start`): it is never replayed.
+  const { start, duration } = message;
+  if (typeof start === 'number' && typeof duration === 'number') events.finalized((start + duration) * 1000);
   events.final(text);
   if (results.speech_final === true) events.endOfUtterance();
 }

@@ -11,8 +11,6 @@ export class Link {
   ending = false;
   sentMs = 0;
   sentBytes = 0;
-  /** How far into the audio sent the service has processed, on the connection's clock. */
-  heardMs = 0;
   /** When audio first went out after the service's last message; undefined while nothing is owed. */
   #owedSince: number | undefined;
   #lastSendAt = 0;
@@ -32,10 +30,9 @@ export class Link {
     this.#lastSendAt = now;
   }
 
-  /** The service sent a message; `heardMs`, where it says, is how far it has processed. */
-  answered(heardMs: number | undefined): void {
+  /** The service sent a message: nothing is owed any more. */
+  answered(): void {
     this.#owedSince = undefined;
-    if (heardMs !== undefined && heardMs > this.heardMs) this.heardMs = heardMs;
   }
 
   /** The one definition of a dead stream: audio went out and nothing at all came back for `timeoutMs`. */

@@ -3,7 +3,7 @@ export type AudioItem = { kind: 'audio'; data: Buffer } | { kind: 'silence'; ms:
 
 /** Never hold more unfinalized audio than this for a replay. */
 const MAX_REPLAY_MS = 60_000;
-/** With no utterance open, audio the service has processed held no speech: replay at most this much of it. */
+/** With no utterance open, audio sent to the service held no speech: replay at most this much of it. */
 const IDLE_REPLAY_MS = 1_000;
 
 /** Duration of one item in milliseconds at `sampleRate` (s16le mono). */
@@ -60,9 +60,9 @@ export class PendingAudio {
     this.#dropFront(ms - this.#baseMs);
   }
 
-  /** No utterance is open: drops what the service processed up to session time `heardMs`, but for the last second. */
-  dropHeard(heardMs: number): void {
-    this.finalizeTo(Math.min(heardMs, this.#baseMs + this.#durationMs - IDLE_REPLAY_MS));
+  /** No utterance is open: keeps only the last second. */
+  dropIdle(): void {
+    this.keepLast(IDLE_REPLAY_MS);
   }
 
   /** Keeps only the last `ms` of audio. */

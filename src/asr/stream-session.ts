@@ -132,7 +132,8 @@ class StreamSession {
     this.#pending.push(item);
     const link = this.#link;
     if (link === undefined || !link.open || link.ending) return;
-    if (!this.#utterance.open) this.#pending.dropHeard(link.heardMs);
+    // With no utterance open, what was sent held no speech; audio not sent yet is never dropped.
+    if (!this.#utterance.open) this.#pending.dropIdle();
     link.send(item, this.#pending.itemMs(item), performance.now());
     const limits = this.#transport.limits;
     if (limits === undefined) return;
@@ -160,10 +161,10 @@ class StreamSession {
         link.opened(performance.now());
         if (link.conn !== undefined) this.#replay(link);
       },
-      answered: (heardMs) => {
+      answered: () => {
         if (!live()) return;
         this.#reconnect.reset();
-        link.answered(heardMs);
+        link.answered();
       },
       partial: (text) => live() && this.#utterance.partial(text),
       final: (text) => live() && this.#utterance.final(text),

@@ -7,11 +7,8 @@ import type { AudioItem } from './pending-audio.js';
 export interface ConnectionEvents {
   /** The connection takes audio now (a WebSocket after its upgrade, a gRPC stream at once). */
   opened(): void;
-  /**
-   * A message came from the service: it is alive. Called before the message's own report, with
-   * how far into this connection's audio the service has processed, where the message says.
-   */
-  answered(heardMs?: number): void;
+  /** A message came from the service: it is alive. Called before the message's own report. */
+  answered(): void;
   partial(text: string): void;
   /** Final text of (a part of) the utterance; empty when the service decided it was noise. */
   final(text: string): void;

@@ -37,7 +37,6 @@ function openVoskStream(url: string, service: string, sampleRate: number, events
     endOfAudio: VOSK_EOF,
     onMessage: (message) => {
       const answeredMs = unanswered.shift();
-      events.answered(answeredMs);
       if (typeof message.partial === 'string') {
         events.partial(message.partial);
       } else if (typeof message.text === 'string') {

@@ -15,7 +15,7 @@ export interface WsProtocol {
   /** Text that ends the audio; the service answers with its last results and closes. */
   endOfAudio: string;
   keepAlive?: string;
-  /** One JSON message from the service (an object): `events.answered` first, then what it says. */
+  /** Reports one JSON message from the service (an object). */
   onMessage(message: Record<string, unknown>): void;
   /** The fault an HTTP answer to the upgrade is; undefined: a retryable one. */
   refused?(status: number): VoicebotError | undefined;
@@ -49,6 +49,7 @@ export function openWsStream(protocol: WsProtocol, sampleRate: number, events: C
       lost(new Error(`${protocol.service} sent a message that is not a JSON result`, { cause: err }));
       return;
     }
+    events.answered();
     protocol.onMessage(message as Record<string, unknown>);
   });
   ws.on('error', lost);

@@ -68,8 +68,8 @@ function openRecognizeStream(config: YandexSttConfig, target: GrpcTarget, metada
     unrefined.clear();
   };
   call.on('data', (res: StreamingResponse) => {
+    events.answered();
     const cursors = res.audio_cursors;
-    events.answered(cursors ? Math.max(cursors.partial_time_ms, cursors.final_time_ms) : undefined);
     switch (res.Event) {
       case 'partial':
         events.partial(res.partial?.alternatives[0]?.text ?? '');
