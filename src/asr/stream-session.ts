@@ -6,7 +6,7 @@ import { EventQueue } from './event-queue.js';
 import { Link } from './link.js';
 import { PendingAudio, type AudioItem } from './pending-audio.js';
 import { QuietFrames } from './quiet-frames.js';
-import type { ConnectionEvents, Transport } from './transport.js';
+import { streamUnavailable, type ConnectionEvents, type Transport } from './transport.js';
 import { Utterance } from './utterance.js';
 
 /** Where recognition faults are counted (the metrics observer fits). */
@@ -107,7 +107,7 @@ class StreamSession {
     const { silenceFillMs, stallTimeoutMs, keepAliveMs } = this.#transport.settings;
     if (link?.stalled(now, stallTimeoutMs)) {
       const message = `no answer from ${this.#transport.service} for ${stallTimeoutMs} ms`;
-      this.#onFault(link, new VoicebotError('asr_unavailable', message, { retryable: true }));
+      this.#onFault(link, streamUnavailable(message));
       return;
     }
     // Asterisk sends nothing while a silence-suppressing leg is quiet: the service's endpointer
@@ -230,7 +230,7 @@ class StreamSession {
     });
     if (next === undefined) {
       const { attempts } = this.#transport.settings.reconnect;
-      const failure = new VoicebotError('asr_unavailable', `${this.#transport.service} is unavailable`, { retryable: true, cause: error });
+      const failure = streamUnavailable(`${this.#transport.service} is unavailable`, error);
       this.#log.error({ err: failure, attempts }, 'asr unavailable, giving up');
       this.#fail(failure);
       return;

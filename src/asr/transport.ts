@@ -1,7 +1,12 @@
 /** The contract between the streaming-recognition skeleton and one recognition service. */
-import type { VoicebotError } from '../errors.js';
+import { VoicebotError } from '../errors.js';
 import type { StreamSettings } from './config.js';
 import type { AudioItem } from './pending-audio.js';
+
+/** A fault a new connection may not have: the service is unreachable, dropped the stream or went silent. */
+export function streamUnavailable(message: string, cause?: unknown): VoicebotError {
+  return new VoicebotError('asr_unavailable', message, { retryable: true, cause });
+}
 
 /** What a connection reports to the recognition that opened it; calls after `close()` are ignored. */
 export interface ConnectionEvents {

@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
-import { VoicebotError } from '../errors.js';
-import type { Connection, ConnectionEvents } from './transport.js';
+import type { VoicebotError } from '../errors.js';
+import { streamUnavailable, type Connection, type ConnectionEvents } from './transport.js';
 
 const CONNECT_TIMEOUT_MS = 5_000;
 
@@ -26,7 +26,7 @@ export function openWsStream(protocol: WsProtocol, sampleRate: number, events: C
   const ws = new WebSocket(protocol.url, { headers: protocol.headers ?? {}, handshakeTimeout: CONNECT_TIMEOUT_MS, perMessageDeflate: false });
   let ending = false;
   const lost = (cause: Error): void => {
-    events.failed(new VoicebotError('asr_unavailable', `the connection to ${protocol.service} was lost`, { retryable: true, cause }));
+    events.failed(streamUnavailable(`the connection to ${protocol.service} was lost`, cause));
   };
   ws.on('open', () => {
     if (protocol.greeting !== undefined) ws.send(protocol.greeting);

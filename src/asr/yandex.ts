@@ -5,7 +5,7 @@ import { authMetadata, isAuthStatus, isRetryableStatus, sharedClient, type GrpcT
 import type { Asr } from './asr.js';
 import type { YandexSttConfig } from './config.js';
 import { streamingAsr, type AsrObserver } from './stream-session.js';
-import type { Connection, ConnectionEvents } from './transport.js';
+import { streamUnavailable, type Connection, type ConnectionEvents } from './transport.js';
 import {
   STT_PROTO, STT_SERVICE,
   type StreamingOptions, type StreamingRequest, type StreamingResponse,
@@ -124,5 +124,5 @@ function streamFault(err: ServiceError): VoicebotError {
   const status = `${grpcStatus[err.code] ?? err.code}: ${err.details}`;
   if (isAuthStatus(err.code)) return new VoicebotError('asr_auth', `Yandex SpeechKit refused the credentials (${status})`, { cause: err });
   if (!isRetryableStatus(err.code)) return new VoicebotError('asr_failed', `Yandex SpeechKit rejected the stream (${status})`, { cause: err });
-  return new VoicebotError('asr_unavailable', `the Yandex SpeechKit stream failed (${status})`, { retryable: true, cause: err });
+  return streamUnavailable(`the Yandex SpeechKit stream failed (${status})`, err);
 }
