@@ -5,14 +5,12 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readAsrConfig, type DeepgramConfig } from '../src/asr/config.js';
 import { createDeepgramAsr, DEEPGRAM_CLOSE_STREAM, DEEPGRAM_KEEP_ALIVE } from '../src/asr/deepgram.js';
-import { createAsr } from '../src/asr/index.js';
 import type { Asr, AsrEvent } from '../src/asr/asr.js';
 import { EnvReader } from '../src/config/env-reader.js';
 import { concatPcm, silence, toFrames } from '../src/audio/frames.js';
 import { readWav } from '../src/audio/wav.js';
 import { VoicebotError } from '../src/errors.js';
 import { createLogger, silentLogger, type Logger } from '../src/logger.js';
-import { readYandexConfig } from '../src/yandex/config.js';
 import { startFakeDeepgram, type FakeDeepgram } from './fakes/deepgram-server.js';
 
 const AUDIO_DIR = fileURLToPath(new URL('../../shared/audio/', import.meta.url));
@@ -274,34 +272,4 @@ test('deepgram: a consumer that stops reading closes the connection too', async 
   } finally {
     await fake.close();
   }
-});
-
-function read(env: Record<string, string>) {
-  const reader = new EnvReader(env);
-  const config = { asr: readAsrConfig(reader), yandex: readYandexConfig(reader) };
-  reader.finish();
-  return config;
-}
-
-test('deepgram config: defaults, a required key, bad values named, and the factory', () => {
-  const { asr, yandex } = read({ ASR_PROVIDER: 'deepgram', DEEPGRAM_API_KEY: 'k1' });
-  assert.equal(asr.provider, 'deepgram');
-  assert.deepEqual(
-    { url: asr.deepgram.url, model: asr.deepgram.model, language: asr.deepgram.language, endpointingMs: asr.deepgram.endpointingMs, utteranceEndMs: asr.deepgram.utteranceEndMs },
-    { url: 'wss://api.deepgram.com', model: 'nova-2', language: 'ru', endpointingMs: 300, utteranceEndMs: 1_000 },
-  );
-  assert.equal(typeof createAsr(asr, yandex, silentLogger())?.transcribe, 'function');
-  assert.throws(() => createAsr({ ...asr, deepgram: { ...asr.deepgram, apiKey: '' } }, yandex, silentLogger()), (err: unknown) => err instanceof VoicebotError && err.code === 'config_invalid');
-
-  assert.throws(() => read({ ASR_PROVIDER: 'deepgram' }), (err: unknown) =>
-    err instanceof VoicebotError && err.code === 'config_invalid' && /DEEPGRAM_API_KEY/.test(err.message));
-  assert.throws(
-    () => read({ ASR_PROVIDER: 'deepgram', DEEPGRAM_API_KEY: 'a b', DEEPGRAM_URL: 'https://api.deepgram.com', DEEPGRAM_ENDPOINTING_MS: 'soon', DEEPGRAM_UTTERANCE_END_MS: '500' }),
-    (err: unknown) => {
-      const message = (err as Error).message;
-      return ['DEEPGRAM_API_KEY', 'DEEPGRAM_URL', 'DEEPGRAM_ENDPOINTING_MS', 'DEEPGRAM_UTTERANCE_END_MS'].every((name) => message.includes(name)) && !message.includes('a b');
-    },
-  );
-  // Without ASR_PROVIDER=deepgram the key is not needed.
-  assert.equal(read({}).asr.deepgram.apiKey, '');
 });
