@@ -92,3 +92,26 @@ test('pending audio drops finalized audio on a sample boundary and keeps the res
   assert.deepEqual(pending.replay().map((i) => (i.kind === 'audio' ? [...i.data.subarray(0, 1)] : i.ms)), [[2]]);
   assert.equal(pending.durationMs, 10);
 });
+
+test('deepgram config: defaults, a required key, bad values named, and the factory', () => {
+  const { asr, yandex } = read({ ASR_PROVIDER: 'deepgram', DEEPGRAM_API_KEY: 'k1' });
+  assert.equal(asr.provider, 'deepgram');
+  assert.deepEqual(
+    { url: asr.deepgram.url, model: asr.deepgram.model, language: asr.deepgram.language, endpointingMs: asr.deepgram.endpointingMs, utteranceEndMs: asr.deepgram.utteranceEndMs },
+    { url: 'wss://api.deepgram.com', model: 'nova-2', language: 'ru', endpointingMs: 300, utteranceEndMs: 1_000 },
+  );
+  assert.equal(typeof createAsr(asr, yandex, silentLogger())?.transcribe, 'function');
+  assert.throws(() => createAsr({ ...asr, deepgram: { ...asr.deepgram, apiKey: '' } }, yandex, silentLogger()), (err: unknown) => err instanceof VoicebotError && err.code === 'config_invalid');
+
+  assert.throws(() => read({ ASR_PROVIDER: 'deepgram' }), (err: unknown) =>
+    err instanceof VoicebotError && err.code === 'config_invalid' && /DEEPGRAM_API_KEY/.test(err.message));
+  assert.throws(
+    () => read({ ASR_PROVIDER: 'deepgram', DEEPGRAM_API_KEY: 'a b', DEEPGRAM_URL: 'https://api.deepgram.com', DEEPGRAM_ENDPOINTING_MS: 'soon', DEEPGRAM_UTTERANCE_END_MS: '500' }),
+    (err: unknown) => {
+      const message = (err as Error).message;
+      return ['DEEPGRAM_API_KEY', 'DEEPGRAM_URL', 'DEEPGRAM_ENDPOINTING_MS', 'DEEPGRAM_UTTERANCE_END_MS'].every((name) => message.includes(name)) && !message.includes('a b');
+    },
+  );
+  // Without ASR_PROVIDER=deepgram the key is not needed.
+  assert.equal(read({}).asr.deepgram.apiKey, '');
+});

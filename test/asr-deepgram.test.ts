@@ -5,14 +5,12 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readAsrConfig, type DeepgramConfig } from '../src/asr/config.js';
 import { createDeepgramAsr, DEEPGRAM_CLOSE_STREAM, DEEPGRAM_KEEP_ALIVE } from '../src/asr/deepgram.js';
-import { createAsr } from '../src/asr/index.js';
 import type { Asr, AsrEvent } from '../src/asr/asr.js';
 import { EnvReader } from '../src/config/env-reader.js';
 import { concatPcm, silence, toFrames } from '../src/audio/frames.js';
 import { readWav } from '../src/audio/wav.js';
 import { VoicebotError } from '../src/errors.js';
 import { createLogger, silentLogger, type Logger } from '../src/logger.js';
-import { readYandexConfig } from '../src/yandex/config.js';
 import { startFakeDeepgram, type FakeDeepgram } from './fakes/deepgram-server.js';
 
 const AUDIO_DIR = fileURLToPath(new URL('../../shared/audio/', import.meta.url));
@@ -163,6 +161,31 @@ test('deepgram: a dropped connection reconnects, replays the unfinished utteranc
   }
 });
 
+test('deepgram: a connection dropped after a final and before its UtteranceEnd gives the eou at once', async () => {
+  const rate = 8000;
+  // 0.8 s of tone, then quiet: the final comes 300 ms after the tone, UtteranceEnd would come 1 s after that.
+  const tone = Buffer.alloc(800 * 16);
+  for (let i = 0; i < tone.length / 2; i++) tone.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate)), i * 2);
+  const pcm = concatPcm([tone, silence(2_500, rate)]);
+  const fake = await startFakeDeepgram({ speechFinal: false, drop: { afterMs: 1_500, times: 1 } });
+  try {
+    let audioEnded = false;
+    async function* audio(): AsyncGenerator<Buffer> {
+      yield* frames(pcm, rate, 10);
+      audioEnded = true;
+    }
+    const ends: { type: string; audioEnded: boolean }[] = [];
+    for await (const event of createDeepgramAsr(deepgramConfig(fake)).transcribe(audio(), { sampleRate: rate, signal: new AbortController().signal, log: silentLogger() })) {
+      if (event.type !== 'partial') ends.push({ type: event.type, audioEnded });
+    }
+    assert.equal(fake.connections[0]!.end, 'dropped');
+    assert.equal(fake.connections[0]!.sent.filter((m) => m.type === 'UtteranceEnd').length, 0);
+    assert.deepEqual(ends, [{ type: 'final', audioEnded: false }, { type: 'eou', audioEnded: false }]);
+  } finally {
+    await fake.close();
+  }
+});
+
 test('deepgram: a refused key fails at once with asr_auth after one clear log line, and the key is not logged', async () => {
   const fake = await startFakeDeepgram({ apiKey: 'right-key' });
   try {
@@ -249,34 +272,4 @@ test('deepgram: a consumer that stops reading closes the connection too', async 
   } finally {
     await fake.close();
   }
-});
-
-function read(env: Record<string, string>) {
-  const reader = new EnvReader(env);
-  const config = { asr: readAsrConfig(reader), yandex: readYandexConfig(reader) };
-  reader.finish();
-  return config;
-}
-
-test('deepgram config: defaults, a required key, bad values named, and the factory', () => {
-  const { asr, yandex } = read({ ASR_PROVIDER: 'deepgram', DEEPGRAM_API_KEY: 'k1' });
-  assert.equal(asr.provider, 'deepgram');
-  assert.deepEqual(
-    { url: asr.deepgram.url, model: asr.deepgram.model, language: asr.deepgram.language, endpointingMs: asr.deepgram.endpointingMs, utteranceEndMs: asr.deepgram.utteranceEndMs },
-    { url: 'wss://api.deepgram.com', model: 'nova-2', language: 'ru', endpointingMs: 300, utteranceEndMs: 1_000 },
-  );
-  assert.equal(typeof createAsr(asr, yandex, silentLogger())?.transcribe, 'function');
-  assert.throws(() => createAsr({ ...asr, deepgram: { ...asr.deepgram, apiKey: '' } }, yandex, silentLogger()), (err: unknown) => err instanceof VoicebotError && err.code === 'config_invalid');
-
-  assert.throws(() => read({ ASR_PROVIDER: 'deepgram' }), (err: unknown) =>
-    err instanceof VoicebotError && err.code === 'config_invalid' && /DEEPGRAM_API_KEY/.test(err.message));
-  assert.throws(
-    () => read({ ASR_PROVIDER: 'deepgram', DEEPGRAM_API_KEY: 'a b', DEEPGRAM_URL: 'https://api.deepgram.com', DEEPGRAM_ENDPOINTING_MS: 'soon', DEEPGRAM_UTTERANCE_END_MS: '500' }),
-    (err: unknown) => {
-      const message = (err as Error).message;
-      return ['DEEPGRAM_API_KEY', 'DEEPGRAM_URL', 'DEEPGRAM_ENDPOINTING_MS', 'DEEPGRAM_UTTERANCE_END_MS'].every((name) => message.includes(name)) && !message.includes('a b');
-    },
-  );
-  // Without ASR_PROVIDER=deepgram the key is not needed.
-  assert.equal(read({}).asr.deepgram.apiKey, '');
 });

@@ -109,6 +109,40 @@ test('vosk: a dropped connection reconnects, replays the unfinished utterance, a
   }
 });
 
+test('vosk: after a drop the new connection gets exactly the audio no result covered, so every byte is heard once', async () => {
+  const rate = 8000;
+  const pcm = await conversation(['ru-wait', 'en-wait'], rate);
+  // ru-wait and its pause last 2.36 s: drop half a second into en-wait, after ru-wait's result.
+  const fake = await startFakeVosk({ recordAudio: true, drop: { afterBytes: 2_860 * 16, times: 1 } });
+  try {
+    const events = await collect(createVoskAsr(voskConfig(fake)), frames(pcm, rate, 5), rate);
+    const [first, second] = fake.connections;
+    assert.equal(first!.end, 'dropped');
+    assert.deepEqual(first!.results, ['utterance 0']);
+    assert.deepEqual(finals(events), ['utterance 0', 'utterance 2'], 'the cut utterance is recognized once, by the new connection');
+    const heard = Buffer.concat([Buffer.concat(first!.audio).subarray(0, first!.resultBytes), ...second!.audio]);
+    assert.ok(heard.equals(Buffer.concat(toFrames(pcm, rate))), 'every byte once, in order');
+  } finally {
+    await fake.close();
+  }
+});
+
+test('vosk: a connection dropped after the audio ended still ends the utterance in progress with an eou', async () => {
+  const rate = 8000;
+  // The caller hangs up mid-sentence: partials, no final.
+  const pcm = (await readWav(`${AUDIO_DIR}ru-order-8k.wav`)).pcm.subarray(0, 1_500 * 16);
+  const fake = await startFakeVosk({ dropOnEof: true });
+  try {
+    const events = await collect(createVoskAsr(voskConfig(fake)), frames(pcm, rate), rate);
+    assert.equal(fake.connections[0]!.end, 'eof');
+    assert.ok(events.some((e) => e.type === 'partial'));
+    assert.deepEqual(events.filter((e) => e.type !== 'partial'), [{ type: 'eou' }]);
+    assert.equal(fake.stats.totalConnections, 1, 'no reconnect after the end of the audio');
+  } finally {
+    await fake.close();
+  }
+});
+
 test('vosk: an answer that is not JSON is treated as a broken connection, not a crash', async () => {
   const fake = await startFakeVosk({ garbage: { times: 1 } });
   try {

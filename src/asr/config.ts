@@ -9,8 +9,19 @@ export interface ReconnectPolicy {
   maxDelayMs: number;
 }
 
+/** What every streaming recognition needs: silence filling, the end of audio, stalls and reconnects. */
+export interface StreamSettings {
+  /** No caller audio for this long: the gap is sent as silence (keeps EOU timing and the session alive). */
+  silenceFillMs: number;
+  /** After the audio ends, how long to wait for the last results before closing the stream. */
+  endGraceMs: number;
+  /** Audio went out and nothing at all came back for this long: the stream is dead, reconnect. */
+  stallTimeoutMs: number;
+  reconnect: ReconnectPolicy;
+}
+
 /** Yandex SpeechKit v3 streaming recognition settings. */
-export interface YandexSttConfig {
+export interface YandexSttConfig extends StreamSettings {
   endpoint: string;
   model: string;
   language: string;
@@ -18,8 +29,6 @@ export interface YandexSttConfig {
   eouSensitivity: 'DEFAULT' | 'HIGH';
   /** Hint for the longest pause between words inside one utterance; undefined = server default. */
   maxPauseMs: number | undefined;
-  /** No caller audio for this long: the gap is sent as `silence_chunk`s (keeps EOU timing and the session alive). */
-  silenceFillMs: number;
   /** Rotate the session at the next pause once it holds this much audio (ms, silence included). */
   rotateAfterMs: number;
   /** Rotate the session at once at this much audio, pause or not (the service stops at 5 min). */
@@ -27,26 +36,15 @@ export interface YandexSttConfig {
   /** The same two limits in bytes sent (the service stops at 10 MB). */
   rotateAfterBytes: number;
   maxSessionBytes: number;
-  /** After the audio ends, how long to wait for the last results before closing the stream. */
-  endGraceMs: number;
-  /** No response at all (the service sends keep-alive statuses) for this long: the stream is dead, reconnect. */
-  stallTimeoutMs: number;
-  reconnect: ReconnectPolicy;
 }
 
 /** Vosk server (WebSocket) settings. */
-export interface VoskConfig {
+export interface VoskConfig extends StreamSettings {
   url: string;
-  /** No caller audio for this long: send zero frames so the recognizer's endpointer sees the pause. */
-  silenceFillMs: number;
-  endGraceMs: number;
-  /** Audio sent but nothing answered (Vosk answers every message) for this long: reconnect. */
-  stallTimeoutMs: number;
-  reconnect: ReconnectPolicy;
 }
 
 /** Deepgram live streaming (WebSocket) settings. */
-export interface DeepgramConfig {
+export interface DeepgramConfig extends StreamSettings {
   /** Base URL; the recognizer appends `/v1/listen` and the query. */
   url: string;
   /** Sent as `Authorization: Token <apiKey>`; empty when unset. */
@@ -57,15 +55,8 @@ export interface DeepgramConfig {
   endpointingMs: number;
   /** Gap after the last word that makes the server send `UtteranceEnd` (`utterance_end_ms`, at least 1000). */
   utteranceEndMs: number;
-  /** No caller audio for this long: send zero PCM so the server's endpointer sees the pause. */
-  silenceFillMs: number;
   /** Nothing sent for this long: send a `KeepAlive` (the server closes after 10 s without data). */
   keepAliveMs: number;
-  /** After `CloseStream`, how long to wait for the last results and the server's close. */
-  endGraceMs: number;
-  /** Audio sent but no message from the server for this long: reconnect. */
-  stallTimeoutMs: number;
-  reconnect: ReconnectPolicy;
 }
 
 export interface AsrConfig {
@@ -92,6 +83,8 @@ export function readAsrConfig(env: EnvReader): AsrConfig {
     baseDelayMs: 100,
     maxDelayMs: 2_000,
   };
+  const silenceFillMs = env.int('ASR_SILENCE_FILL_MS', 200, { min: 20, max: 4_000 });
+  const stream = (stallTimeoutMs: number): StreamSettings => ({ silenceFillMs, endGraceMs: 1_500, stallTimeoutMs, reconnect });
   const endpoint = env.string('YANDEX_STT_ENDPOINT', 'stt.api.cloud.yandex.net:443');
   if (!/^[^\s/:]+(:\d{1,5})?$/.test(endpoint) && !/^\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(endpoint)) {
     env.problem('YANDEX_STT_ENDPOINT', `expected host:port, got "${endpoint}"`);
@@ -106,22 +99,17 @@ export function readAsrConfig(env: EnvReader): AsrConfig {
       textNormalization: env.bool('YANDEX_STT_TEXT_NORMALIZATION', true),
       eouSensitivity: env.oneOf('YANDEX_STT_EOU_SENSITIVITY', ['DEFAULT', 'HIGH'] as const, 'DEFAULT'),
       maxPauseMs: maxPause === 0 ? undefined : maxPause,
-      silenceFillMs: env.int('ASR_SILENCE_FILL_MS', 200, { min: 20, max: 4_000 }),
       // The service ends a session at 5 min of audio or 10 MB: rotate well before either.
       rotateAfterMs: 240_000,
       maxSessionMs: 285_000,
       rotateAfterBytes: 8_000_000,
       maxSessionBytes: 9_500_000,
-      endGraceMs: 1_500,
-      stallTimeoutMs: 15_000,
-      reconnect,
+      // The service sends keep-alive statuses every few seconds even while nobody speaks.
+      ...stream(15_000),
     },
     vosk: {
       url: env.url('VOSK_URL', 'ws://127.0.0.1:2700', ['ws:', 'wss:']) ?? 'ws://127.0.0.1:2700',
-      silenceFillMs: env.int('ASR_SILENCE_FILL_MS', 200, { min: 20, max: 4_000 }),
-      endGraceMs: 1_500,
-      stallTimeoutMs: 10_000,
-      reconnect,
+      ...stream(10_000),
     },
     deepgram: {
       url: env.url('DEEPGRAM_URL', 'wss://api.deepgram.com', ['ws:', 'wss:']) ?? 'wss://api.deepgram.com',
@@ -130,11 +118,8 @@ export function readAsrConfig(env: EnvReader): AsrConfig {
       language: env.string('DEEPGRAM_LANGUAGE', 'ru'),
       endpointingMs: env.int('DEEPGRAM_ENDPOINTING_MS', 300, { min: 10, max: 10_000 }),
       utteranceEndMs: env.int('DEEPGRAM_UTTERANCE_END_MS', 1_000, { min: 1_000, max: 10_000 }),
-      silenceFillMs: env.int('ASR_SILENCE_FILL_MS', 200, { min: 20, max: 4_000 }),
       keepAliveMs: 4_000,
-      endGraceMs: 1_500,
-      stallTimeoutMs: 10_000,
-      reconnect,
+      ...stream(10_000),
     },
   };
 }

@@ -1,17 +1,17 @@
 import { VoicebotError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { Observer } from '../metrics/observer.js';
 import { hasYandexCredentials, type YandexConfig } from '../yandex/config.js';
 import type { Asr } from './asr.js';
 import type { AsrConfig } from './config.js';
 import { createDeepgramAsr } from './deepgram.js';
+import type { AsrObserver } from './stream-session.js';
 import { createVoskAsr } from './vosk.js';
 import { createYandexAsr } from './yandex.js';
 
 export type { Asr, AsrEvent, AsrSession } from './asr.js';
 
 /** The configured recognizer, or undefined for ASR_PROVIDER=none. */
-export function createAsr(asrConfig: AsrConfig, yandexConfig: YandexConfig, log: Logger, observer?: Observer): Asr | undefined {
+export function createAsr(asrConfig: AsrConfig, yandexConfig: YandexConfig, log: Logger, observer?: AsrObserver): Asr | undefined {
   switch (asrConfig.provider) {
     case 'none':
       log.info({ provider: 'none' }, 'asr disabled');

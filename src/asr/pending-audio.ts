@@ -1,18 +1,30 @@
 /** One piece of caller audio as sent to a recognizer: PCM bytes or a counted gap of silence. */
 export type AudioItem = { kind: 'audio'; data: Buffer } | { kind: 'silence'; ms: number };
 
+/** Never hold more unfinalized audio than this for a replay. */
+const MAX_REPLAY_MS = 60_000;
+/** With no utterance open, audio sent to the service held no speech: replay at most this much of it. */
+const IDLE_REPLAY_MS = 1_000;
+
+/** Duration of one item in milliseconds at `sampleRate` (s16le mono). */
+export function audioItemMs(item: AudioItem, sampleRate: number): number {
+  return item.kind === 'audio' ? item.data.length / ((sampleRate * 2) / 1000) : item.ms;
+}
+
 /**
  * Caller audio a recognizer session has not finalized yet, positioned on the session's audio
  * clock: `baseMs` is where the first held item starts. After a reconnect or rotation the items
  * are replayed into the new session, so nothing is lost and nothing finalized is sent twice.
  */
 export class PendingAudio {
+  readonly #sampleRate: number;
   readonly #bytesPerMs: number;
   #items: AudioItem[] = [];
   #durationMs = 0;
   #baseMs = 0;
 
   constructor(sampleRate: number) {
+    this.#sampleRate = sampleRate;
     this.#bytesPerMs = (sampleRate * 2) / 1000;
   }
 
@@ -28,12 +40,13 @@ export class PendingAudio {
 
   /** Duration of one item in milliseconds. */
   itemMs(item: AudioItem): number {
-    return item.kind === 'audio' ? item.data.length / this.#bytesPerMs : item.ms;
+    return audioItemMs(item, this.#sampleRate);
   }
 
   push(item: AudioItem): void {
     this.#items.push(item);
     this.#durationMs += this.itemMs(item);
+    if (this.#durationMs > MAX_REPLAY_MS) this.keepLast(MAX_REPLAY_MS);
   }
 
   /** The held items, in order, for replay into a new session (which then starts at 0). */
@@ -45,6 +58,11 @@ export class PendingAudio {
   /** Drops everything before session time `ms` (the recognizer finalized it). */
   finalizeTo(ms: number): void {
     this.#dropFront(ms - this.#baseMs);
+  }
+
+  /** No utterance is open: keeps only the last second. */
+  dropIdle(): void {
+    this.keepLast(IDLE_REPLAY_MS);
   }
 
   /** Keeps only the last `ms` of audio. */

@@ -24,6 +24,10 @@ export interface FakeVoskOptions {
   hang?: { afterBytes: number; times?: number };
   /** Refuse every WebSocket upgrade (the server looks unreachable). */
   refuse?: boolean;
+  /** Cut the connection (no close frame) instead of answering the eof. */
+  dropOnEof?: boolean;
+  /** Keep the audio bytes of every connection (for byte-exact replay checks). */
+  recordAudio?: boolean;
 }
 
 /** What one connection received. */
@@ -32,7 +36,11 @@ export interface FakeVoskConnection {
   /** Every text message, verbatim (config and eof). */
   texts: string[];
   bytes: number;
+  /** Audio bytes received up to the last result. */
+  resultBytes: number;
   results: string[];
+  /** The audio messages received, with `recordAudio`. */
+  audio: Buffer[];
   end: 'open' | 'eof' | 'client-close' | 'dropped';
 }
 
@@ -72,7 +80,7 @@ export async function startFakeVosk(options: FakeVoskOptions = {}): Promise<Fake
   wss.on('connection', (ws: WebSocket) => {
     const number = stats.totalConnections++;
     stats.openConnections += 1;
-    const c: FakeVoskConnection = { sampleRate: undefined, texts: [], bytes: 0, results: [], end: 'open' };
+    const c: FakeVoskConnection = { sampleRate: undefined, texts: [], bytes: 0, resultBytes: 0, results: [], audio: [], end: 'open' };
     connections.push(c);
     let rate = 16000;
     let inSpeech = false;
@@ -103,6 +111,7 @@ export async function startFakeVosk(options: FakeVoskOptions = {}): Promise<Fake
       inSpeech = false;
       const text = words.join(' ');
       c.results.push(text);
+      c.resultBytes = c.bytes;
       return JSON.stringify({ text, result: [] });
     };
 
@@ -112,6 +121,10 @@ export async function startFakeVosk(options: FakeVoskOptions = {}): Promise<Fake
         c.texts.push(text);
         if (text === '{"eof" : 1}') {
           c.end = 'eof';
+          if (options.dropOnEof === true) {
+            ws.terminate();
+            return;
+          }
           answer(inSpeech ? result() : JSON.stringify({ text: '' }), true);
           return;
         }
@@ -128,6 +141,7 @@ export async function startFakeVosk(options: FakeVoskOptions = {}): Promise<Fake
       }
       c.bytes += data.length;
       stats.bytesReceived += data.length;
+      if (options.recordAudio === true) c.audio.push(Buffer.from(data));
       if (options.drop !== undefined && dropsLeft > 0 && c.bytes >= options.drop.afterBytes) {
         dropsLeft -= 1;
         c.end = 'dropped';

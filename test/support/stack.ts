@@ -1,7 +1,9 @@
 /** A whole voice-bot stack on 127.0.0.1: the real server and app, every provider faked by a real local server. */
 import { Writable } from 'node:stream';
 import { startFakeAri, type FakeAri } from '../fakes/ari-server.js';
+import { startFakeDeepgram, type FakeDeepgram, type FakeDeepgramOptions } from '../fakes/deepgram-server.js';
 import { startFakeOpenAi, type FakeOpenAi, type FakeOpenAiOptions } from '../fakes/openai-server.js';
+import { startFakeVosk, type FakeVosk, type FakeVoskOptions } from '../fakes/vosk-server.js';
 import { startFakeYandexStt, type FakeYandexStt, type FakeYandexSttOptions } from '../fakes/yandex-stt-server.js';
 import { startFakeYandexTtsHttp, type FakeTtsHttpOptions, type FakeYandexTtsHttp } from '../fakes/yandex-tts-http.js';
 import { startFakeYandexTts, type FakeTtsOptions, type FakeYandexTts } from '../fakes/yandex-tts-server.js';
@@ -13,7 +15,11 @@ import { createLogger } from '../../src/logger.js';
 import { closeSharedClients } from '../../src/yandex/grpc.js';
 
 export interface StackOptions {
+  /** The recognizer the server uses (default yandex); its fake runs next to the Yandex STT fake. */
+  asr?: 'yandex' | 'vosk' | 'deepgram';
   stt?: FakeYandexSttOptions;
+  vosk?: FakeVoskOptions;
+  deepgram?: FakeDeepgramOptions;
   llm?: FakeOpenAiOptions;
   tts?: Partial<FakeTtsOptions>;
   ttsHttp?: Partial<FakeTtsHttpOptions>;
@@ -24,6 +30,10 @@ export interface StackOptions {
 export interface Stack {
   port: number;
   stt: FakeYandexStt;
+  /** The fake Vosk server, with `asr: 'vosk'`. */
+  vosk: FakeVosk | undefined;
+  /** The fake Deepgram server, with `asr: 'deepgram'`. */
+  deepgram: FakeDeepgram | undefined;
   llm: FakeOpenAi;
   tts: FakeYandexTts;
   ttsHttp: FakeYandexTtsHttp;
@@ -44,8 +54,11 @@ export const ARI_PASSWORD = 'ari-test-secret';
 
 /** Starts the fakes, then the server with the conversation pipeline pointed at them. */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const [stt, llm, tts, ttsHttp, ari] = await Promise.all([
+  const asr = options.asr ?? 'yandex';
+  const [stt, vosk, deepgram, llm, tts, ttsHttp, ari] = await Promise.all([
     startFakeYandexStt(options.stt),
+    asr === 'vosk' ? startFakeVosk(options.vosk) : Promise.resolve(undefined),
+    asr === 'deepgram' ? startFakeDeepgram(options.deepgram) : Promise.resolve(undefined),
     startFakeOpenAi(options.llm),
     startFakeYandexTts(options.tts),
     startFakeYandexTtsHttp(options.ttsHttp),
@@ -56,7 +69,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     AUDIOSOCKET_PORT: '0',
     HTTP_PORT: '0',
     LOG_LEVEL: 'debug',
-    ASR_PROVIDER: 'yandex',
+    ASR_PROVIDER: asr,
     TTS_PROVIDER: 'yandex',
     YANDEX_API_KEY: 'test-api-key',
     YANDEX_GRPC_TLS: 'false',
@@ -66,6 +79,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     OPENAI_BASE_URL: llm.baseUrl,
     OPENAI_API_KEY: 'sk-test',
     LLM_MODEL: 'test-model',
+    ...(vosk ? { VOSK_URL: vosk.url } : {}),
+    ...(deepgram ? { DEEPGRAM_URL: deepgram.url, DEEPGRAM_API_KEY: deepgram.apiKey } : {}),
     ...(ari ? { ARI_URL: ari.url, ARI_USER, ARI_PASSWORD } : {}),
     ...options.env,
   };
@@ -91,6 +106,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   return {
     port: address.port,
     stt,
+    vosk,
+    deepgram,
     llm,
     tts,
     ttsHttp,
@@ -111,7 +128,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     async close() {
       await server.close();
       await app.close?.();
-      await Promise.all([stt.close(), llm.close(), tts.close(), ttsHttp.close(), ari?.close()]);
+      await Promise.all([stt.close(), vosk?.close(), deepgram?.close(), llm.close(), tts.close(), ttsHttp.close(), ari?.close()]);
     },
   };
 }
