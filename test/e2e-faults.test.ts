@@ -110,7 +110,10 @@ describe('provider faults end to end', { concurrency: true }, () => {
       assert.equal(report.endedBy, 'server-hangup');
       const done = await summary;
       assert.equal(done.outcome, 'asr_failed');
-      assert.ok(stack.logs.some((l) => l.msg === 'speech recognition failed; ending the call' && l.code === 'asr_auth'));
+      // One fault, one error line.
+      const errors = stack.logs.filter((l) => l.level >= 50);
+      assert.equal(errors.length, 1, `${errors.length} error lines`);
+      assert.equal(errors[0]!.err?.code ?? errors[0]!.code, 'asr_auth');
       assert.ok(stack.tts.requests.some((r) => /can't hear/.test(r.text)), 'the cannot-hear phrase was not synthesized');
       // A recognizer known to be down takes the instance out of service (readiness).
       assert.deepEqual(stack.app.readiness(), { ready: false, reasons: ['speech recognition down (asr_auth)'] });

@@ -221,8 +221,8 @@ class Conversation {
     } catch (err) {
       if (this.#call.signal.aborted || isAbortError(err)) return;
       const code = err instanceof VoicebotError ? err.code : 'asr_failed';
-      this.#log.error({ code, err }, 'speech recognition failed; ending the call');
-      this.#deps.observer.providerError('asr', code);
+      // The recognizer logged and counted the fault; this only tells what the call does about it.
+      this.#log.info({ code }, 'speech recognition failed; ending the call');
       this.#deps.recognizerHealth?.failed(code);
       await this.end('asr_failed', this.#deps.phrases.cannotHear);
     }
