@@ -47,7 +47,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     conversation: readConversationConfig(reader),
     echoGuard: readEchoGuardConfig(reader),
     ops: readOpsConfig(reader),
-    agents: readAgentsConfig(reader),
+    agents: readAgentsConfig(reader, { ...env }),
   };
   // Voices follow the bot's language unless set explicitly.
   if (config.llm.language === 'en') {

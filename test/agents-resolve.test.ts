@@ -15,6 +15,9 @@ import { VoicebotError } from '../src/errors.js';
 import { defaultSystemPrompt } from '../src/llm/config.js';
 import { phrasesFor } from '../src/call/phrases.js';
 
+/** A valid HTTP tool declaration. */
+const LOOKUP_TOOL = { name: 'lookup_order', description: 'Looks an order up.', url: 'http://orders.local/orders/{id}', parameters: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } };
+
 let dir: string;
 
 before(async () => {
@@ -79,7 +82,7 @@ test('without an agents file the only agent is the environment bot, unchanged', 
     fallback: phrasesFor('ru').fallback,
     filler: phrasesFor('ru').filler,
   });
-  assert.deepEqual(agent.tools, []);
+  assert.deepEqual([agent.tools.http, agent.tools.mcp, agent.tools.allowHosts], [[], [], []]);
   assert.ok(Object.isFrozen(agent) && Object.isFrozen(agent.llm));
 });
 
@@ -109,7 +112,8 @@ test("an agent's fields are laid over the environment's, the rest inherited", ()
           bargeIn: { enabled: false, minSpeechMs: 300 },
           inactivityMs: 15000,
           transfers: [{ name: 'billing', extension: '2002' }],
-          tools: [{ name: 'lookup_order', url: 'http://x' }],
+          tools: [LOOKUP_TOOL],
+          allowHosts: ['orders.local'],
           port: 9101,
         },
       ],
@@ -149,7 +153,8 @@ test("an agent's fields are laid over the environment's, the rest inherited", ()
   assert.equal(agent.phrases.filler, phrasesFor('ru').filler);
   assert.deepEqual(agent.promptVariables, ['VOICEBOT_CONTRACT']);
   assert.deepEqual(agents.variables, ['VOICEBOT_CONTRACT']);
-  assert.deepEqual(agent.tools, [{ name: 'lookup_order', url: 'http://x' }]);
+  assert.deepEqual(agent.tools.http.map((t) => t.name), ['lookup_order']);
+  assert.deepEqual(agent.tools.allowHosts, ['orders.local']);
   assert.equal(agentForPort(agents, 9101), agent);
   assert.equal(agentForPort(agents, 9092), undefined);
 });
@@ -195,7 +200,7 @@ test('every problem of the file is listed in one error, naming the agent and the
           { name: 'A', port: 9092 },
           { name: 'e', port: 9300, transfers: [{ name: 'x', extension: '1' }, { name: 'X', extension: '2' }], timezone: 'Nowhere' },
           { name: 'f', port: 9300, asr: { model: 'big' }, tts: { provider: 'local', role: 'good' }, prompt: 'p', promptFile: 'q.txt' },
-          { name: 'g', llm: { temperature: 5, baseUrl: 'ftp://x' }, inactivityMs: 10, tools: [{ name: 'hang_up' }, { url: 'x' }] },
+          { name: 'g', llm: { temperature: 5, baseUrl: 'ftp://x' }, inactivityMs: 10, tools: [{ ...LOOKUP_TOOL, name: 'hang_up' }, { ...LOOKUP_TOOL, name: undefined }] },
           { prompt: 'no name' },
         ],
       },
@@ -232,7 +237,8 @@ test('every problem of the file is listed in one error, naming the agent and the
 });
 
 test('a built-in tool name in tools is refused', () => {
-  const problems = problemsOf(() => resolveAgents({ agents: [{ name: 'a', tools: [{ name: 'hang_up' }, { name: 't' }, { name: 't' }] }] }, envConfig()));
+  const tools = [{ ...LOOKUP_TOOL, name: 'hang_up' }, { ...LOOKUP_TOOL, name: 't' }, { ...LOOKUP_TOOL, name: 't' }];
+  const problems = problemsOf(() => resolveAgents({ agents: [{ name: 'a', tools, allowHosts: ['orders.local'] }] }, envConfig()));
   assert.deepEqual(where(problems), ['a tools[0].name', 'a tools[2].name']);
 });
 
@@ -265,10 +271,8 @@ test('changedAgents names the agents added, removed or changed', () => {
 });
 
 test('AGENTS_FILE and AGENTS_CONTEXT_TIMEOUT_MS are read from the environment', () => {
-  assert.deepEqual(loadConfig({}).agents, { file: undefined, contextTimeoutMs: 500 });
-  assert.deepEqual(loadConfig({ AGENTS_FILE: '/etc/voicebot/agents.yaml', AGENTS_CONTEXT_TIMEOUT_MS: '800' }).agents, {
-    file: '/etc/voicebot/agents.yaml',
-    contextTimeoutMs: 800,
-  });
+  assert.deepEqual(loadConfig({}).agents, { file: undefined, contextTimeoutMs: 500, env: {} });
+  const env = { AGENTS_FILE: '/etc/voicebot/agents.yaml', AGENTS_CONTEXT_TIMEOUT_MS: '800' };
+  assert.deepEqual(loadConfig(env).agents, { file: '/etc/voicebot/agents.yaml', contextTimeoutMs: 800, env });
   assert.throws(() => loadConfig({ AGENTS_CONTEXT_TIMEOUT_MS: 'soon' }), (err: unknown) => err instanceof VoicebotError && err.code === 'config_invalid');
 });

@@ -93,7 +93,7 @@ async function setUp(name: string): Promise<{ config: Config; path: string; watc
   await writeFile(join(base, 'prompts', 'sales.txt'), 'You sell.');
   const path = join(base, 'agents.yaml');
   await writeFile(path, agentsYaml('Первая версия.'));
-  const config = { ...loadConfig({}), agents: { file: path, contextTimeoutMs: 500 } };
+  const config = { ...loadConfig({}), agents: { file: path, contextTimeoutMs: 500, env: {} } };
   const initial = await loadAgents(config);
   const log = captureLog();
   const seen = changes();

@@ -4,7 +4,7 @@ import type { AsrConfig } from '../asr/config.js';
 import type { ConversationConfig } from '../call/conversation-config.js';
 import { defaultSystemPrompt, type BotLanguage, type LlmConfig } from '../llm/config.js';
 import { phrasesFor } from '../call/phrases.js';
-import { HANG_UP, TRANSFER } from '../llm/tools.js';
+import { agentTools } from './agent-tools.js';
 import type { TtsConfig } from '../tts/config.js';
 import { hasYandexCredentials } from '../yandex/config.js';
 import { LANGUAGE_VOICES } from './language-defaults.js';
@@ -85,13 +85,7 @@ export function overlayAgent(entry: AgentEntry, env: EnvConfig, context: Overlay
     bargeInMinChars: entry.bargeIn?.minChars ?? c.bargeInMinChars,
   };
 
-  const tools = entry.tools ?? [];
-  const toolNames = new Set<string>();
-  tools.forEach((tool, i) => {
-    if (tool.name === HANG_UP || tool.name === TRANSFER) problem(`tools[${i}].name`, `"${tool.name}" is a built-in tool`);
-    else if (toolNames.has(tool.name)) problem(`tools[${i}].name`, `"${tool.name}" is listed twice`);
-    toolNames.add(tool.name);
-  });
+  const tools = agentTools(entry, env.agents.env, problem);
 
   const settings: AgentSettings = {
     name: entry.name,

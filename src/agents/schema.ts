@@ -59,8 +59,6 @@ const transferSchema = z.strictObject({
   extension: z.string(required).regex(/^[\w*#+@./:-]+$/u, 'must be an extension: letters, digits and *#+@./:- only'),
 });
 
-/** An entry of `tools`: named here, described by the tool code that reads it. */
-const toolSchema = z.looseObject({ name: text });
 
 /** Agent names: what the dialplan puts in VOICEBOT_AGENT. */
 export const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -83,7 +81,15 @@ export const agentSchema = z.strictObject({
   bargeIn: bargeInSchema.optional(),
   inactivityMs: int(1_000, 3_600_000).optional(),
   transfers: z.array(transferSchema).optional(),
-  tools: z.array(toolSchema).optional(),
+  /** HTTP tools: named here, the rest validated by src/tools/http-declarations.ts. */
+  tools: z.array(z.looseObject({ name: text })).optional(),
+  /** MCP servers whose allowed tools the agent offers (src/tools/mcp-declarations.ts). */
+  mcp: z.array(z.unknown()).optional(),
+  /** Hosts the agent's tools may reach. */
+  allowHosts: z.array(text).optional(),
+  toolRounds: int(1, 10).optional(),
+  maxToolCalls: int(1, 200).optional(),
+  fillerDelayMs: int(0, 30_000).optional(),
 });
 
 /** The file's top level; agents are validated one by one so that each reports its own problems. */
@@ -95,8 +101,6 @@ export const fileSchema = z.strictObject({
 
 /** One agent entry of the agents file, validated. */
 export type AgentEntry = z.infer<typeof agentSchema>;
-/** A tool entry: its `name`, and the fields the tool's code defines. */
-export type AgentTool = z.infer<typeof toolSchema>;
 
 /** The agents file, validated. */
 export interface AgentsFile {

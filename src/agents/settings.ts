@@ -4,7 +4,7 @@ import type { BotLanguage, LlmConfig } from '../llm/config.js';
 import type { TtsConfig } from '../tts/config.js';
 import type { YandexConfig } from '../yandex/config.js';
 import type { Phrases } from '../call/phrases.js';
-import type { AgentTool } from './schema.js';
+import type { AgentToolSettings } from './agent-tools.js';
 
 /** The parts of the environment-derived `Config` that agents start from (a `Config` is one). */
 export interface EnvConfig {
@@ -15,6 +15,8 @@ export interface EnvConfig {
   yandex: YandexConfig;
   audiosocket: { port: number };
   ops: { httpPort: number };
+  /** The environment as read at start, for the `${env:NAME}` secrets of tools. */
+  agents: { env: Readonly<Record<string, string | undefined>> };
 }
 
 /** Everything one call of an agent is run with: the env slices with the agent's fields laid over them. */
@@ -37,7 +39,7 @@ export interface AgentSettings {
   promptVariables: readonly string[];
   /** The greeting file decoded at 8000 and 16000 Hz (filled by `loadAgents`). */
   greetingAudio: ReadonlyMap<number, Buffer> | undefined;
-  tools: readonly AgentTool[];
+  tools: AgentToolSettings;
 }
 
 /** Every agent of a deployment, validated and complete. */
