@@ -16,6 +16,7 @@ import type { Config } from './config.js';
 import { echoApp } from './echo-app.js';
 import type { Logger } from './logger.js';
 import { noopObserver, type Observer } from './metrics/observer.js';
+import { createMcpPool } from './tools/index.js';
 
 export type { App };
 
@@ -31,7 +32,17 @@ export async function createApp(
   const observer = options.observer ?? noopObserver;
   // A bad agents file is a start-up error listing every problem.
   const initial = await loadAgents(config);
-  const shared: AgentShared = { yandex: config.yandex, call: config.call, echoGuard: config.echoGuard, observer, log, providers: new ProviderPool() };
+  const shared: AgentShared = {
+    yandex: config.yandex,
+    call: config.call,
+    echoGuard: config.echoGuard,
+    observer,
+    log,
+    providers: new ProviderPool(),
+    mcp: createMcpPool({ log: log.child({ component: 'mcp' }) }),
+    // No tool reaches ARI or this server's own HTTP port unless it says allowInternal.
+    deniedOrigins: [...(config.ari.url !== undefined ? [config.ari.url] : []), `${config.ops.httpHost}:${config.ops.httpPort}`],
+  };
   let agents: ResolvedAgents = initial;
   let runtimes = buildRuntimes(initial, shared, [...initial.agents.keys()]);
   const defaultRuntime = (): AgentRuntime => runtimes.get(agents.defaultAgent)!;
@@ -127,6 +138,8 @@ export async function createApp(
     onCallAt: (port) => answer(port),
     close: async () => {
       watcher?.close();
+      await Promise.all([...runtimes.values()].map((r) => r.close()));
+      await shared.mcp.close();
       await globals?.close();
     },
     goodbye: async (call) => {

@@ -9,6 +9,8 @@ import type { CallConfig } from '../call/config.js';
 import type { EchoGuardConfig } from '../call/echo-guard-config.js';
 import type { Llm } from '../llm/llm.js';
 import { createOpenAiLlm } from '../llm/openai-llm.js';
+import { HANG_UP, TRANSFER } from '../llm/tools.js';
+import { createToolbox, type McpPool, type Toolbox } from '../tools/index.js';
 import type { Logger } from '../logger.js';
 import type { Observer } from '../metrics/observer.js';
 import { synthesizeInOrder } from '../tts/in-order.js';
@@ -31,6 +33,10 @@ export interface AgentShared {
   log: Logger;
   /** Memoized factories, so agents with the same voice share one synthesizer and its cache. */
   providers: ProviderPool;
+  /** MCP sessions shared by every agent that names the same server. */
+  mcp: McpPool;
+  /** Origins no tool may reach unless it says `allowInternal`: ARI and this server's own HTTP port. */
+  deniedOrigins: readonly string[];
 }
 
 /** An agent with its providers; `deps` gives the conversation its stages for one call. */
@@ -41,8 +47,10 @@ export interface AgentRuntime {
   readonly cache: PhraseCache;
   /** The conversation's stages, with this call's system prompt. */
   deps(systemPrompt: string): Omit<ConversationDeps, 'observer' | 'onCallEnd' | 'recognizerHealth' | 'channelControl'>;
-  /** Synthesizes the agent's fixed lines ahead of its first call; never throws. */
+  /** Synthesizes the agent's fixed lines and connects its tools ahead of its first call; never throws. */
   warm(): Promise<void>;
+  /** Releases the agent's tools (its MCP sessions stay in the shared pool). */
+  close(): Promise<void>;
 }
 
 /** Provider clients keyed by their settings: built on first use, shared after. */
@@ -74,6 +82,20 @@ export function createAgentRuntime(agent: AgentSettings, shared: AgentShared): A
     synthesize: (text, request) => (cached.has(text) ? cache.stream(text, request.sampleRate, request.signal) : tts.synthesize(text, request)),
   };
   const greetingAudio = greetingAudioFor(agent);
+  const declared = agent.tools;
+  const toolbox: Toolbox | undefined =
+    declared.http.length + declared.mcp.length === 0
+      ? undefined
+      : createToolbox({
+          http: declared.http,
+          mcp: declared.mcp,
+          allowHosts: declared.allowHosts,
+          deniedOrigins: shared.deniedOrigins,
+          log: shared.log.child({ component: 'tools', agent: agent.name }),
+          reservedNames: [HANG_UP, TRANSFER],
+          mcpPool: shared.mcp,
+        });
+  const tools = toolbox && { runner: toolbox, maxRounds: declared.maxRounds, fillerDelayMs: declared.fillerDelayMs, maxCallsPerCall: declared.maxCallsPerCall };
 
   return {
     settings: agent,
@@ -82,7 +104,7 @@ export function createAgentRuntime(agent: AgentSettings, shared: AgentShared): A
     deps: (systemPrompt) => ({
       asr: asr!,
       createDialogue: (control, callLog) =>
-        createDialogue({ llm, config: { ...agent.llm, systemPrompt }, control, log: callLog, observer, phrases: reply }),
+        createDialogue({ llm, config: { ...agent.llm, systemPrompt }, control, log: callLog, observer, phrases: reply, tools }),
       chunks: (deltas) => speakableChunks(deltas, chunkOptions),
       synthesize: (chunks, sampleRate, signal, callLog) =>
         synthesizeInOrder(chunks, cachedTts, { sampleRate, signal, concurrency: agent.tts.concurrency, log: callLog }),
@@ -93,7 +115,11 @@ export function createAgentRuntime(agent: AgentSettings, shared: AgentShared): A
       vadThreshold: shared.call.vadThreshold,
       echoGuard: shared.echoGuard,
     }),
-    warm: () => cache.warm([...new Set([...wholeLines(agent.phrases), ...replyPieces])], WARM_RATES),
+    // The first turn must not wait for MCP servers to connect: ask for the tools now.
+    warm: async () => {
+      await Promise.all([cache.warm([...new Set([...wholeLines(agent.phrases), ...replyPieces])], WARM_RATES), toolbox?.definitions().catch(() => [])]);
+    },
+    close: async () => toolbox?.close(),
   };
 }
 

@@ -30,6 +30,8 @@ export interface CallSummary {
   agent?: string;
   callerNumber?: string;
   dialed?: string;
+  /** Each business tool call: name, duration, outcome (never arguments or answers). */
+  tools?: readonly { name: string; durationMs: number; outcome: string }[];
 }
 
 /** The summary of a call that has ended. */
@@ -37,8 +39,10 @@ export function summarizeCall(
   call: { readonly id: string; readonly startedAt: number },
   outcome: CallOutcome,
   turns: { readonly latencies: TurnLatency[]; readonly transcript: TranscriptEntry[] },
+  tools: CallSummary['tools'] = [],
 ): CallSummary {
   return {
+    ...(tools.length > 0 ? { tools } : {}),
     callId: call.id,
     startedAt: call.startedAt,
     durationMs: Date.now() - call.startedAt,

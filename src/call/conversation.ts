@@ -327,7 +327,7 @@ class Conversation {
   // ---- the end ----
 
   #finishSummary(): void {
-    const summary = summarizeCall(this.#call, this.#outcome ?? 'caller_hangup', this.#turns);
+    const summary = summarizeCall(this.#call, this.#outcome ?? 'caller_hangup', this.#turns, this.#dialogue.toolUses());
     this.#log.info({ outcome: summary.outcome, durationMs: summary.durationMs, ...summarizeTurns(summary.turns) }, 'conversation ended');
     this.#deps.observer.callEnded(summary.outcome);
     this.#deps.onCallEnd?.(summary);

@@ -4,6 +4,7 @@ import type { CallControl, ChatMessage, Llm } from '../llm/llm.js';
 import { streamReply } from '../llm/reply.js';
 import type { Logger } from '../logger.js';
 import type { Observer } from '../metrics/observer.js';
+import type { ToolPolicy, ToolRunner, ToolUse } from '../llm/business-tools.js';
 import type { ReplyPhrases } from '../llm/reply.js';
 
 /** The model side of one call: replies to an utterance, and records what was actually heard. */
@@ -12,6 +13,16 @@ export interface Dialogue {
   reply(userText: string, signal: AbortSignal): AsyncIterable<string>;
   /** Records one exchange: the caller's words (if any) and the part of the reply they heard. */
   record(userText: string | undefined, heard: string): void;
+  /** Every business tool call so far: name, duration, outcome. */
+  toolUses(): readonly ToolUse[];
+}
+
+/** An agent's business tools and their limits, for one call. */
+export interface DialogueTools {
+  runner: ToolRunner;
+  maxRounds: number;
+  fillerDelayMs: number;
+  maxCallsPerCall: number;
 }
 
 /**
@@ -26,8 +37,18 @@ export function createDialogue(deps: {
   log: Logger;
   observer: Observer;
   phrases: ReplyPhrases;
+  tools?: DialogueTools | undefined;
 }): Dialogue {
   const conversation = Conversation.fromConfig(deps.config);
+  const uses: ToolUse[] = [];
+  const budget = { left: deps.tools?.maxCallsPerCall ?? 0 };
+  const tools: ToolPolicy | undefined = deps.tools && {
+    tools: deps.tools.runner,
+    maxRounds: deps.tools.maxRounds,
+    fillerDelayMs: deps.tools.fillerDelayMs,
+    budget,
+    used: (use) => uses.push(use),
+  };
   // Tool calls and results each reply added, keyed by the words it answered, until recorded.
   const toolMessages = new Map<string, ChatMessage[]>();
 
@@ -37,7 +58,8 @@ export function createDialogue(deps: {
       draft.addUser(userText);
       const before = draft.messages().length;
       try {
-        for await (const event of streamReply({ ...deps, conversation: draft, signal })) yield event.text;
+        const { tools: _declared, ...rest } = deps;
+        for await (const event of streamReply({ ...rest, conversation: draft, signal, ...(tools ? { tools } : {}) })) yield event.text;
       } finally {
         toolMessages.set(userText, draft.messages().slice(before));
       }
@@ -50,6 +72,7 @@ export function createDialogue(deps: {
       }
       conversation.addAssistant(heard);
     },
+    toolUses: () => uses,
   };
 }
 

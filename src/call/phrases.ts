@@ -51,10 +51,10 @@ export function phrasesFor(language: BotLanguage, overrides: Partial<Phrases> = 
 
 /** The lines the reply driver may speak instead of the model: the same texts the call uses. */
 export function replyLines(phrases: Phrases): ReplyPhrases {
-  return { fallback: phrases.fallback, goodbye: phrases.goodbye, transferring: phrases.transfer };
+  return { fallback: phrases.fallback, goodbye: phrases.goodbye, transferring: phrases.transfer, filler: phrases.filler };
 }
 
 /** The lines played whole as a phrase of their own (not through the chunker). */
 export function wholeLines(phrases: Phrases): string[] {
-  return [phrases.greeting, phrases.inactivity, phrases.goodbye, phrases.cannotHear, phrases.transfer, phrases.filler];
+  return [phrases.greeting, phrases.inactivity, phrases.goodbye, phrases.cannotHear, phrases.transfer];
 }

@@ -1,3 +1,5 @@
+import type { ChatCompletionFunctionTool } from 'openai/resources/chat/completions';
+
 /** One message of a conversation, in the Chat Completions shape. */
 export type ChatMessage =
   | { role: 'system'; content: string }
@@ -16,7 +18,8 @@ export type LlmEvent = { type: 'text'; text: string } | { type: 'tool_call'; cal
 
 /** A streamed chat model. The signal cancels the request on the wire. */
 export interface Llm {
-  reply(history: readonly ChatMessage[], signal: AbortSignal): AsyncIterable<LlmEvent>;
+  /** `tools`: business tools offered besides the built-in hang-up and transfer. */
+  reply(history: readonly ChatMessage[], signal: AbortSignal, tools?: readonly ChatCompletionFunctionTool[]): AsyncIterable<LlmEvent>;
 }
 
 /** The call-control operations the model may invoke as tools; the conversation implements them. */

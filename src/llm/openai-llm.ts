@@ -4,7 +4,7 @@ import OpenAI, {
   APIError,
   APIUserAbortError,
 } from 'openai';
-import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type { ChatCompletionFunctionTool, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { isAbortError, VoicebotError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { noopObserver, type Observer } from '../metrics/observer.js';
@@ -35,7 +35,8 @@ export function createOpenAiLlm(config: LlmConfig, log: Logger, observer: Observ
   const llmLog = log.child({ provider: 'llm', model: config.model });
 
   return {
-    async *reply(history: readonly ChatMessage[], signal: AbortSignal): AsyncGenerator<LlmEvent> {
+    async *reply(history: readonly ChatMessage[], signal: AbortSignal, extra: readonly ChatCompletionFunctionTool[] = []): AsyncGenerator<LlmEvent> {
+      const offered = extra.length === 0 ? tools : [...tools, ...extra];
       if (signal.aborted) return;
       llmLog.debug({ messages: history }, 'llm request');
       let stream;
@@ -47,7 +48,7 @@ export function createOpenAiLlm(config: LlmConfig, log: Logger, observer: Observ
             stream: true,
             ...(config.temperature === undefined ? {} : { temperature: config.temperature }),
             ...(config.maxTokens === undefined ? {} : { max_tokens: config.maxTokens }),
-            ...(tools.length === 0 ? {} : { tools }),
+            ...(offered.length === 0 ? {} : { tools: offered }),
           },
           { signal },
         );

@@ -5,10 +5,15 @@ import { noopObserver, type Observer } from '../metrics/observer.js';
 import type { LlmConfig } from './config.js';
 import type { Conversation } from './conversation.js';
 import type { CallControl, Llm, ToolCall } from './llm.js';
+import type { ChatCompletionFunctionTool } from 'openai/resources/chat/completions';
+import { runToolRound, type ToolPolicy } from './business-tools.js';
 import { findDestination, HANG_UP, parseArguments, TRANSFER } from './tools.js';
 
+/** The tools the call itself implements; any other name is a business tool. */
+const BUILT_IN = new Set([HANG_UP, TRANSFER]);
+
 /** What a reply yields: model text to speak as it streams, or a fixed phrase (cacheable audio). */
-export type ReplyEvent = { type: 'text'; text: string } | { type: 'fallback'; text: string };
+export type ReplyEvent = { type: 'text'; text: string } | { type: 'fallback'; text: string } | { type: 'filler'; text: string };
 
 /** Everything one reply needs. */
 export interface ReplyDeps {
@@ -20,6 +25,8 @@ export interface ReplyDeps {
   config: LlmConfig;
   /** The lines spoken instead of the model's words. */
   phrases: ReplyPhrases;
+  /** The agent's business tools, when it has any. */
+  tools?: ToolPolicy;
   observer?: Observer;
 }
 
@@ -31,6 +38,8 @@ export interface ReplyPhrases {
   goodbye: string;
   /** Spoken when the model transfers the caller without a word. */
   transferring: string;
+  /** Spoken once per tool round that takes long. */
+  filler: string;
 }
 
 /** A failed retry is only worth starting with at least this much of the first-token budget left. */
@@ -63,11 +72,13 @@ export async function* streamReply(deps: ReplyDeps): AsyncGenerator<ReplyEvent> 
   const { phrases } = deps;
   let said = 0;
 
-  for (let round = 0; round < MAX_ROUNDS; round++) {
+  const maxRounds = deps.tools?.maxRounds ?? MAX_ROUNDS;
+  for (let round = 0; round < maxRounds; round++) {
     const deadline = performance.now() + config.firstTokenTimeoutMs;
+    const offered = deps.tools ? await deps.tools.tools.definitions() : [];
     let attempt: Attempt;
     for (let tries = 1; ; tries++) {
-      attempt = yield* runAttempt(deps, deadline);
+      attempt = yield* runAttempt(deps, deadline, offered);
       if (attempt.kind !== 'failed') break;
       said += attempt.text.length;
       const left = deadline - performance.now();
@@ -92,7 +103,15 @@ export async function* streamReply(deps: ReplyDeps): AsyncGenerator<ReplyEvent> 
     conversation.addToolCalls(attempt.calls);
     let ended: 'hung_up' | 'transferred' | undefined;
     let reask = false;
+    // Business tools run at once, all of them; hang-up and transfer after, in order.
+    const business = deps.tools ? attempt.calls.filter((call) => !BUILT_IN.has(call.function.name)) : [];
+    if (business.length > 0) {
+      const answers = yield* runToolRound(business, deps.tools!, phrases.filler, signal);
+      business.forEach((call, i) => conversation.addToolResult(call.id, answers[i]!.content));
+      reask = true;
+    }
     for (const call of attempt.calls) {
+      if (business.includes(call)) continue;
       // Every tool call gets its result, executed or not, so the history stays valid to send.
       if (signal.aborted) {
         conversation.addToolResult(call.id, 'Not done: the caller interrupted.');
@@ -113,7 +132,7 @@ export async function* streamReply(deps: ReplyDeps): AsyncGenerator<ReplyEvent> 
       return;
     }
   }
-  log.warn({ rounds: MAX_ROUNDS }, 'llm kept calling tools');
+  log.warn({ rounds: maxRounds }, 'llm kept calling tools');
   if (said === 0) yield* fallback(phrases.fallback, observer);
 }
 
@@ -123,7 +142,7 @@ async function* fallback(text: string, observer: Observer): AsyncGenerator<Reply
 }
 
 /** One model request with its own timers; yields its text and reports how it ended. */
-async function* runAttempt(deps: ReplyDeps, deadline: number): AsyncGenerator<ReplyEvent, Attempt> {
+async function* runAttempt(deps: ReplyDeps, deadline: number, offered: readonly ChatCompletionFunctionTool[]): AsyncGenerator<ReplyEvent, Attempt> {
   const { llm, conversation, signal, config } = deps;
   const timeout = new AbortController();
   const attemptSignal = AbortSignal.any([signal, timeout.signal]);
@@ -136,7 +155,7 @@ async function* runAttempt(deps: ReplyDeps, deadline: number): AsyncGenerator<Re
   const calls: ToolCall[] = [];
   arm(deadline - performance.now(), 'no first token within the budget');
   try {
-    for await (const event of llm.reply(conversation.messages(), attemptSignal)) {
+    for await (const event of llm.reply(conversation.messages(), attemptSignal, offered)) {
       if (attemptSignal.aborted) break;
       if (event.type === 'tool_call') {
         calls.push(event.call);

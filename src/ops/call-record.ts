@@ -40,6 +40,15 @@ export interface RecordableCall {
   callerNumber?: string;
   /** The extension the caller dialled. */
   dialed?: string;
+  /** Each business tool call: name, duration, outcome. */
+  tools?: readonly ToolCallRecord[];
+}
+
+/** One business tool call in a record: never its arguments or its answer. */
+export interface ToolCallRecord {
+  name: string;
+  durationMs: number;
+  outcome: string;
 }
 
 /** One turn in a record. */
@@ -61,6 +70,7 @@ export interface CallRecord {
   callerNumber?: string;
   dialed?: string;
   turns: TurnRecord[];
+  tools?: ToolCallRecord[];
   transcript?: TranscriptLine[];
 }
 
@@ -87,6 +97,7 @@ export function buildCallRecord(call: RecordableCall, withTranscript: boolean, m
     ...(call.callerNumber !== undefined && call.callerNumber !== '' ? { callerNumber: maskCaller ? maskNumber(call.callerNumber) : call.callerNumber } : {}),
     ...(call.dialed !== undefined && call.dialed !== '' ? { dialed: call.dialed } : {}),
     turns: call.turns.map(turnRecord),
+    ...(call.tools !== undefined && call.tools.length > 0 ? { tools: call.tools.map(({ name, durationMs, outcome }) => ({ name, durationMs, outcome })) } : {}),
   };
   if (withTranscript && call.transcript) {
     record.transcript = call.transcript.map(({ role, text, atMs }) => (atMs === undefined ? { role, text } : { role, text, atMs }));
