@@ -1,10 +1,9 @@
-import { createApp } from './app.js';
-import { createAudioSocketServer } from './audiosocket/server.js';
+import cluster from 'node:cluster';
 import { loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
-import { createMetrics } from './metrics/metrics.js';
-import { createCallRecorder } from './ops/call-record.js';
-import { startOps } from './ops/ops.js';
+import { runPrimary } from './ops/cluster-primary.js';
+import { joinCluster } from './ops/cluster-worker.js';
+import { serve } from './serve.js';
 
 let config: Config;
 try {
@@ -15,38 +14,11 @@ try {
 }
 
 const log = createLogger(config.logLevel);
-const metrics = createMetrics();
-const recorder = createCallRecorder(config.ops.callRecord, log.child({ component: 'call-record' }));
 
-let app;
-try {
-  app = await createApp(config, log, { observer: metrics, onCallEnd: (summary) => recorder.record(summary) });
-} catch (err) {
-  log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot start the call pipeline');
-  log.flush();
-  process.exit(2);
-}
-
-const server = createAudioSocketServer({
-  config: config.audiosocket,
-  log: log.child({ component: 'audiosocket' }),
-  onCall: app.onCall,
-});
-
-try {
-  const address = await server.listen();
-  const ops = await startOps({
-    config: config.ops,
-    log,
-    server,
-    metrics,
-    recorder,
-    goodbye: (call) => app.goodbye(call),
-    readiness: () => app.readiness(),
-  });
-  log.info({ host: address.address, port: address.port, httpPort: ops.httpPort, pipeline: app.mode }, 'listening');
-} catch (err) {
-  log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot listen');
-  log.flush();
-  process.exit(1);
+if (config.ops.workers === 1) {
+  await serve(config, log);
+} else if (cluster.isPrimary) {
+  await runPrimary(config, log);
+} else {
+  await serve(config, log.child({ worker: cluster.worker?.id }), joinCluster());
 }
