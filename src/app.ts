@@ -71,6 +71,7 @@ export async function createApp(
   }
 
   const llm = createOpenAiLlm(config.llm, log.child({ component: 'llm' }), observer);
+  for (const provider of [asr, tts, llm]) provider.keepWarm?.();
   const phrases = phrasesFor(config);
   const ari: AriClient | undefined = await connectAri(config.ari, log.child({ component: 'ari' }));
   const chunkOptions = config.llm.chunker;

@@ -1,10 +1,10 @@
 import { status as grpcStatus, Metadata, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import { rms } from '../audio/vad.js';
 import { VoicebotError } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { silentLogger, type Logger } from '../logger.js';
 import { noopObserver, type Observer } from '../metrics/observer.js';
 import type { YandexConfig } from '../yandex/config.js';
-import { authMetadata, isAuthStatus, isRetryableStatus, sharedClient } from '../yandex/grpc.js';
+import { authMetadata, isAuthStatus, isRetryableStatus, keepChannelWarm, sharedClient } from '../yandex/grpc.js';
 import type { Asr, AsrEvent, AsrSession } from './asr.js';
 import { Reconnector } from './backoff.js';
 import type { YandexSttConfig } from './config.js';
@@ -19,6 +19,8 @@ import {
 export interface YandexAsrDeps {
   credentials: Pick<YandexConfig, 'apiKey' | 'iamToken' | 'folderId' | 'tls'>;
   observer?: Observer;
+  /** For the connection's own faults (calls log to their session's logger). */
+  log?: Logger;
 }
 
 const PROVIDER = 'yandex-stt';
@@ -38,6 +40,9 @@ export function createYandexAsr(config: YandexSttConfig, deps: YandexAsrDeps): A
   const metadata = authMetadata(deps.credentials);
   const target = { endpoint: config.endpoint, tls: deps.credentials.tls };
   return {
+    keepWarm() {
+      keepChannelWarm(STT_PROTO, STT_SERVICE, target, (deps.log ?? silentLogger()).child({ provider: PROVIDER }));
+    },
     async *transcribe(audio, session) {
       if (!SAMPLE_RATES.includes(session.sampleRate)) {
         throw new VoicebotError('asr_failed', `Yandex STT cannot take ${session.sampleRate} Hz audio (8000, 16000 or 48000)`);

@@ -17,6 +17,8 @@ export type LlmEvent = { type: 'text'; text: string } | { type: 'tool_call'; cal
 /** A streamed chat model. The signal cancels the request on the wire. */
 export interface Llm {
   reply(history: readonly ChatMessage[], signal: AbortSignal): AsyncIterable<LlmEvent>;
+  /** Opens the connection to the endpoint now and keeps it open while idle. */
+  keepWarm?(): void;
 }
 
 /** The call-control operations the model may invoke as tools; the conversation implements them. */

@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { peerOf, recordConnections, type FakeConnection } from './connections.js';
 
 /** One scripted answer of the fake Chat Completions endpoint. */
 export interface FakeReply {
@@ -24,6 +25,8 @@ export interface FakeReply {
 
 /** A request the fake received. */
 export interface RecordedRequest {
+  /** The client connection it came on (`FakeConnection.peer`). */
+  peer: string;
   body: any;
   headers: IncomingHttpHeaders;
   /** The client went away before the reply was complete (a cancelled request). */
@@ -43,7 +46,12 @@ export interface FakeOpenAiOptions {
 /** A running fake OpenAI-compatible server. */
 export interface FakeOpenAi {
   baseUrl: string;
+  /** Chat requests (and anything unknown); model listings are counted apart. */
   requests: RecordedRequest[];
+  /** Every TCP connection clients opened, in order. */
+  connections: FakeConnection[];
+  /** The connection of each `GET /models`, in order. */
+  modelListings: string[];
   /** How many requests were cancelled by the client. */
   abortedCount(): number;
   /** Resolves once `count` requests have been cancelled (or rejects after `timeoutMs`). */
@@ -69,8 +77,15 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
   const requests: RecordedRequest[] = [];
   const sockets = new Set<import('node:net').Socket>();
   const waiters: (() => void)[] = [];
+  const modelListings: string[] = [];
 
   const server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url?.endsWith('/models')) {
+      modelListings.push(peerOf(req.socket));
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ object: 'list', data: [{ id: 'fake-model', object: 'model', created: 0, owned_by: 'fake' }] }));
+      return;
+    }
     const parts: Buffer[] = [];
     req.on('data', (part: Buffer) => parts.push(part));
     req.on('end', () => {
@@ -80,7 +95,7 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
       } catch {
         body = undefined;
       }
-      const record: RecordedRequest = { body, headers: req.headers, aborted: false, completed: false };
+      const record: RecordedRequest = { peer: peerOf(req.socket), body, headers: req.headers, aborted: false, completed: false };
       const index = requests.length - scriptStart;
       requests.push(record);
       res.on('close', () => {
@@ -98,6 +113,7 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
       void play(res, record, reply, options).catch(() => res.destroy());
     });
   });
+  const connections = recordConnections(server);
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -109,6 +125,8 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
   return {
     baseUrl: `http://127.0.0.1:${port}/v1`,
     requests,
+    connections,
+    modelListings,
     abortedCount,
     async waitForAborted(count, timeoutMs = 2000) {
       const deadline = Date.now() + timeoutMs;

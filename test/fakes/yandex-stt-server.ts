@@ -2,6 +2,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { pathToFileURL } from 'node:url';
 import { serviceConstructor } from '../../src/yandex/grpc.js';
+import { listenGrpc, type FakeConnection } from './grpc-listener.js';
 import {
   STT_PROTO, STT_SERVICE,
   type StreamingOptions, type StreamingRequest, type StreamingResponse,
@@ -57,6 +58,8 @@ export interface FakeYandexSttOptions {
 
 /** What one stream received and produced. */
 export interface FakeSttSession {
+  /** The client connection it came on (`FakeConnection.peer`). */
+  peer: string;
   options: StreamingOptions | undefined;
   authorization: string | undefined;
   folderId: string | undefined;
@@ -87,6 +90,8 @@ export interface FakeYandexStt {
   endpoint: string;
   stats: FakeSttStats;
   sessions: FakeSttSession[];
+  /** Every TCP connection clients opened, in order. */
+  connections: FakeConnection[];
   close(): Promise<void>;
 }
 
@@ -115,6 +120,7 @@ export async function startFakeYandexStt(options: FakeYandexSttOptions = {}): Pr
     const streamNo = stats.totalStreams++;
     stats.openStreams += 1;
     const s: FakeSttSession = {
+      peer: call.getPeer(),
       options: undefined,
       authorization: call.metadata.get('authorization')[0]?.toString(),
       folderId: call.metadata.get('x-folder-id')[0]?.toString(),
@@ -305,16 +311,17 @@ export async function startFakeYandexStt(options: FakeYandexSttOptions = {}): Pr
 
   const server = new grpc.Server();
   server.addService(serviceConstructor(STT_PROTO, STT_SERVICE).service, { RecognizeStreaming: handle });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
-  );
+  const listener = await listenGrpc(server);
+  const port = listener.port;
   return {
     port,
     endpoint: `127.0.0.1:${port}`,
     stats,
     sessions,
+    connections: listener.connections,
     close: () => new Promise<void>((resolve) => {
       server.forceShutdown();
+      listener.close();
       resolve();
     }),
   };

@@ -1,0 +1,36 @@
+/** Serves a grpc-js server on 127.0.0.1 at a free port through our own TCP listener, so a fake sees every connection. */
+import * as grpc from '@grpc/grpc-js';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { recordConnections, type FakeConnection } from './connections.js';
+
+export type { FakeConnection } from './connections.js';
+
+/** The listening side of a fake gRPC server. */
+export interface GrpcListener {
+  port: number;
+  connections: FakeConnection[];
+  close(): void;
+}
+
+/** Accepts connections on 127.0.0.1:0 and hands each to `server` (insecure), recording it first. */
+export async function listenGrpc(server: grpc.Server): Promise<GrpcListener> {
+  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  const sockets = new Set<Socket>();
+  const tcp = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    injector.injectConnection(socket);
+  });
+  const connections = recordConnections(tcp);
+  await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (tcp.address() as AddressInfo).port,
+    connections,
+    close() {
+      injector.destroy();
+      for (const socket of sockets) socket.destroy();
+      tcp.close();
+    },
+  };
+}
