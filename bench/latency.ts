@@ -1,10 +1,12 @@
 /**
  * Latency benchmark: voice-to-voice at the socket through every provider fake with fixed provider
  * latencies, our overhead above the providers' floor, the server's per-stage breakdown, speculative
- * replies, and how fast a barge-in silences the bot.
+ * replies, how fast a barge-in silences the bot, and the first call after start beside later ones.
  *
  * Flags: --turns 10 (turns of the 1-call level)  --calls 200 (the concurrent level)
- *        --barge-calls 5  --stagger-ms 2000  --only one,many,spec,barge
+ *        --barge-calls 5  --stagger-ms 2000  --only one,many,spec,barge,first
+ *        --first-calls 6 (one-turn calls in a row after start)  --connect-delay-ms 100 (each new
+ *        connection to a fake waits this long, as a handshake with a remote provider would)
  *        --small-fake-window (gRPC fakes keep Node's 64 KB HTTP/2 window, which throttles hundreds of calls)
  *        --profile DIR (write a V8 CPU profile of each server child there)
  *        --dump DIR (write each scenario's caller results and server log lines there as JSON)
@@ -42,7 +44,8 @@ const LONG_REPLY =
   'It has been handed to the courier, who will deliver it tomorrow before noon. ' +
   'The courier will call you about an hour before arriving. If that time does not suit you, it can be moved.';
 
-type Scenario = 'one' | 'many' | 'spec' | 'barge';
+type Scenario = 'one' | 'many' | 'spec' | 'barge' | 'first';
+const SCENARIOS: readonly Scenario[] = ['one', 'many', 'spec', 'barge', 'first'];
 
 /**
  * `--nice N` lowers the fakes' and the callers' priority below the server's, as if the providers
@@ -58,7 +61,9 @@ function options() {
       calls: { type: 'string', default: '200' },
       'barge-calls': { type: 'string', default: '5' },
       'stagger-ms': { type: 'string', default: '2000' },
-      only: { type: 'string', default: 'one,many,spec,barge' },
+      only: { type: 'string', default: SCENARIOS.join(',') },
+      'first-calls': { type: 'string', default: '6' },
+      'connect-delay-ms': { type: 'string', default: '100' },
       dump: { type: 'string' },
       'small-fake-window': { type: 'boolean', default: false },
       profile: { type: 'string' },
@@ -72,18 +77,22 @@ function options() {
   const bargeCalls = Number(values['barge-calls']);
   const staggerMs = Number(values['stagger-ms']);
   const only = new Set(String(values.only).split(',') as Scenario[]);
-  for (const [name, v] of [['--turns', turns], ['--calls', calls], ['--barge-calls', bargeCalls]] as const) {
+  const firstCalls = Number(values['first-calls']);
+  const connectDelayMs = Number(values['connect-delay-ms']);
+  if (!(connectDelayMs >= 0)) throw new Error('--connect-delay-ms must be a number ≥ 0');
+  for (const [name, v] of [['--turns', turns], ['--calls', calls], ['--barge-calls', bargeCalls], ['--first-calls', firstCalls]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
   }
   if (!(staggerMs >= 0)) throw new Error('--stagger-ms must be a number ≥ 0');
-  for (const s of only) if (!['one', 'many', 'spec', 'barge'].includes(s)) throw new Error(`--only takes one,many,spec,barge; got ${s}`);
+  for (const s of only) if (!SCENARIOS.includes(s)) throw new Error(`--only takes ${SCENARIOS.join(',')}; got ${s}`);
   const dumpDir = typeof values.dump === 'string' ? values.dump : undefined;
   const largeGrpcWindow = values['small-fake-window'] !== true;
   const profileDir = typeof values.profile === 'string' ? values.profile : undefined;
   const nice = Number(values.nice);
   if (!Number.isInteger(nice) || nice < 0 || nice > 19) throw new Error('--nice must be an integer 0–19');
   niceness = nice;
-  return { turns, calls, bargeCalls, staggerMs, only, dumpDir, largeGrpcWindow, profileDir };
+  if (firstCalls < 2) throw new Error('--first-calls must be at least 2');
+  return { turns, calls, bargeCalls, staggerMs, only, dumpDir, largeGrpcWindow, profileDir, firstCalls, connectDelayMs };
 }
 
 async function clip(stem: string): Promise<Buffer> {
@@ -91,9 +100,10 @@ async function clip(stem: string): Promise<Buffer> {
   return wav.sampleRate === 16000 ? wav.pcm : resample(wav.pcm, wav.sampleRate, 16000);
 }
 
-function fakesConfig(kind: 'short' | 'barge', largeGrpcWindow: boolean): FakesConfig {
+function fakesConfig(kind: 'short' | 'barge', largeGrpcWindow: boolean, connectDelayMs = 0): FakesConfig {
   return {
     largeGrpcWindow,
+    connectDelayMs,
     stt: { eouSilenceMs: ASR_EOU_MS, latencyMs: 0 },
     texts: kind === 'short' ? [WORDS.order, WORDS.number] : [WORDS.order, WORDS.wait],
     llm: {
@@ -132,6 +142,7 @@ async function runScenario(
   env: Record<string, string>,
   scripts: (port: number) => Promise<CallerResult[]>,
   profileDir?: string,
+  settleMs = 300,
 ): Promise<RunResult> {
   const fakesChild = await startFakesChild(fakes);
   try {
@@ -142,7 +153,7 @@ async function runScenario(
       setPriority(niceness);
     }
     try {
-      await sleep(300);
+      await sleep(settleMs);
       const s0 = procUsage(server.pid);
       const f0 = procUsage(fakesChild.pid);
       let rssMax = s0?.rssBytes ?? 0;
@@ -338,6 +349,23 @@ export async function run(): Promise<void> {
     }
   }
 
+  if (opts.only.has('first')) {
+    const rows: FirstCallRow[] = [];
+    for (const [label, env] of [
+      ['warm-up on (default)', {}],
+      ['warm-up off (LLM_KEEP_WARM_MS=0)', { LLM_KEEP_WARM_MS: '0', YANDEX_TTS_HTTP_KEEP_WARM_MS: '0' }],
+    ] as const) {
+      // One-turn calls one after another, the first as soon as the server listens.
+      const r = await runScenario(fakesConfig('short', opts.largeGrpcWindow, opts.connectDelayMs), env, async (port) => {
+        const out: CallerResult[] = [];
+        for (let i = 0; i < opts.firstCalls; i++) out.push(await runCaller(script(port, [order])));
+        return out;
+      }, opts.profileDir, 0);
+      rows.push({ label, run: r });
+    }
+    printFirstCalls(rows, opts.connectDelayMs);
+  }
+
   if (opts.only.has('barge')) {
     const r = await scenario('barge', {}, (port) =>
       Promise.all(
@@ -349,6 +377,26 @@ export async function run(): Promise<void> {
     );
     printBargeIn(r);
   }
+}
+
+/** One run of the first-call scenario. */
+interface FirstCallRow {
+  label: string;
+  run: RunResult;
+}
+
+function printFirstCalls(rows: FirstCallRow[], connectDelayMs: number): void {
+  const table1: string[][] = [['first call after start', 'calls', 'first v2v', 'later v2v p50', 'first − later', 'first llm−asr', 'later llm−asr p50', 'first tts−chunk', 'later tts−chunk p50']];
+  for (const { label, run } of rows) {
+    const v2v = run.callers.map((c) => c.latenciesMs[0]);
+    const lines = run.callers.map((c) => run.logs.find((l) => l.msg === 'turn latency' && l.callId === c.uuid));
+    const llm = lines.map((l) => (l && typeof l.llm_first_token === 'number' ? l.llm_first_token - l.asr_final : NaN));
+    const tts = lines.map((l) => (l && typeof l.tts_first_audio === 'number' ? l.tts_first_audio - l.first_chunk : NaN));
+    const later = (values: (number | undefined)[]) => median(values.slice(1).filter((v): v is number => v !== undefined && Number.isFinite(v)));
+    const first = v2v[0] ?? NaN;
+    table1.push([label, `${run.callers.length}`, fmt(first), fmt(later(v2v)), fmt(first - later(v2v)), fmt(llm[0]!, 1), fmt(later(llm), 1), fmt(tts[0]!, 1), fmt(later(tts), 1)]);
+  }
+  process.stdout.write(`${table(table1)}\n(each new connection to a fake waits ${connectDelayMs} ms, as a handshake with a remote provider would)\n\n`);
 }
 
 function printBargeIn(r: RunResult): void {

@@ -12,15 +12,19 @@ export interface GrpcListener {
   close(): void;
 }
 
-/** Accepts connections on 127.0.0.1:0 and hands each to `server` (insecure), recording it first. */
-export async function listenGrpc(server: grpc.Server): Promise<GrpcListener> {
+/**
+ * Accepts connections on 127.0.0.1:0 and hands each to `server` (insecure), recording it first;
+ * `connectDelayMs` holds each new connection that long, as a TLS handshake over a real network would.
+ */
+export async function listenGrpc(server: grpc.Server, connectDelayMs = 0): Promise<GrpcListener> {
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   const sockets = new Set<Socket>();
   const tcp = createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
-    injector.injectConnection(socket);
+    if (connectDelayMs > 0) setTimeout(() => !socket.destroyed && injector.injectConnection(socket), connectDelayMs);
+    else injector.injectConnection(socket);
   });
   const connections = recordConnections(tcp);
   await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));

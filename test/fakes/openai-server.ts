@@ -41,6 +41,8 @@ export interface FakeOpenAiOptions {
   script?: FakeScript;
   firstTokenMs?: number;
   tokenDelayMs?: number;
+  /** The first request on each new connection waits this long (a handshake over a real network). */
+  connectDelayMs?: number;
 }
 
 /** A running fake OpenAI-compatible server. */
@@ -79,7 +81,14 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
   const waiters: (() => void)[] = [];
   const modelListings: string[] = [];
 
+  const served = new WeakSet<import('node:net').Socket>();
   const server = createServer((req, res) => {
+    const delay = served.has(req.socket) ? 0 : (options.connectDelayMs ?? 0);
+    served.add(req.socket);
+    if (delay > 0) setTimeout(() => handle(req, res), delay);
+    else handle(req, res);
+  });
+  const handle = (req: import('node:http').IncomingMessage, res: ServerResponse): void => {
     if (req.method === 'GET' && req.url?.endsWith('/models')) {
       modelListings.push(peerOf(req.socket));
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -112,7 +121,7 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
       const reply = typeof script === 'function' ? script(record, index) : script[Math.min(index, script.length - 1)] ?? {};
       void play(res, record, reply, options).catch(() => res.destroy());
     });
-  });
+  };
   const connections = recordConnections(server);
   server.on('connection', (socket) => {
     sockets.add(socket);

@@ -54,6 +54,8 @@ export interface FakeYandexSttOptions {
   idleTimeoutMs?: number;
   /** Keep the audio bytes of every session (for byte-exact replay checks). */
   recordAudio?: boolean;
+  /** Hold each new connection this long before serving it (a handshake over a real network). */
+  connectDelayMs?: number;
 }
 
 /** What one stream received and produced. */
@@ -311,7 +313,7 @@ export async function startFakeYandexStt(options: FakeYandexSttOptions = {}): Pr
 
   const server = new grpc.Server();
   server.addService(serviceConstructor(STT_PROTO, STT_SERVICE).service, { RecognizeStreaming: handle });
-  const listener = await listenGrpc(server);
+  const listener = await listenGrpc(server, options.connectDelayMs);
   const port = listener.port;
   return {
     port,

@@ -42,6 +42,8 @@ export interface FakeTtsOptions {
   hang: boolean;
   /** Only this authorization value is accepted, when set. */
   expectAuthorization: string | undefined;
+  /** Hold each new connection this long before serving it (a handshake over a real network). */
+  connectDelayMs?: number;
 }
 
 /** One request as the fake saw it. */
@@ -176,7 +178,7 @@ export async function startFakeYandexTts(options: Partial<FakeTtsOptions> = {}):
     },
   });
 
-  const listener = await listenGrpc(server);
+  const listener = await listenGrpc(server, current.connectDelayMs);
   const port = listener.port;
   return {
     endpoint: `127.0.0.1:${port}`,
