@@ -1,9 +1,6 @@
 import cluster from 'node:cluster';
 import { loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
-import { runPrimary } from './ops/cluster-primary.js';
-import { joinCluster } from './ops/cluster-worker.js';
-import { serve } from './serve.js';
 
 let config: Config;
 try {
@@ -16,9 +13,16 @@ try {
 const log = createLogger(config.logLevel);
 
 if (config.ops.workers === 1) {
+  const { serve } = await import('./serve.js');
   await serve(config, log);
 } else if (cluster.isPrimary) {
+  // The primary only supervises: it never loads the call pipeline.
+  const { runPrimary } = await import('./ops/cluster-primary.js');
   await runPrimary(config, log);
 } else {
-  await serve(config, log.child({ worker: cluster.worker?.id }), joinCluster());
+  // Joined first, so that the primary's metric requests are answered while the pipeline loads.
+  const { joinCluster } = await import('./ops/cluster-worker.js');
+  const link = joinCluster();
+  const { serve } = await import('./serve.js');
+  await serve(config, log.child({ worker: cluster.worker?.id }), link);
 }
