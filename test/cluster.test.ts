@@ -9,7 +9,7 @@ import { SimulatedCall } from '../src/sim/simulated-call.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, ms = 10_000): Promise<T> {
+async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, ms = 20_000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await check();
@@ -97,7 +97,7 @@ test('WORKERS=2: calls on both workers, one /metrics, a crashed worker restarted
     child.kill('SIGKILL');
   });
 
-  const started = await waitFor(`start-up (${stderr})`, () => lines.find((l) => l.msg === 'listening' && l.workers === 2), 20_000);
+  const started = await waitFor(`start-up (${stderr})`, () => lines.find((l) => l.msg === 'listening' && l.workers === 2), 60_000);
   const port = started.port as number;
   assert.equal(await readyz(httpPort), 200);
   const workers = workerPids(child.pid!);
