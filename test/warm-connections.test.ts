@@ -52,6 +52,18 @@ test('every provider connection is open before the first call, and the first cal
   }
 });
 
+test('a recognizer connection that drops is opened again before any call needs it', async () => {
+  const stack = await startStack();
+  try {
+    await waitFor('recognizer connection', () => stack.stt.connections.length === 1);
+    stack.stt.dropConnections();
+    await waitFor('reconnected without a call', () => stack.stt.connections.length === 2);
+    assert.equal(stack.stt.sessions.length, 0);
+  } finally {
+    await stack.close();
+  }
+});
+
 test('LLM_KEEP_WARM_MS=0 and YANDEX_TTS_HTTP_KEEP_WARM_MS=0 send no warm-up requests', async () => {
   const stack = await startStack({ env: { LLM_KEEP_WARM_MS: '0', YANDEX_TTS_HTTP_KEEP_WARM_MS: '0' } });
   try {

@@ -24,8 +24,6 @@ export interface WarmHttp {
    * warning, the recovery one info line; nothing waits for it.
    */
   keepWarm(probe: () => Promise<unknown>): void;
-  /** Stops the probes and closes the sockets. */
-  close(): Promise<void>;
 }
 
 /** The pool keeps an idle socket this long beyond the probe interval. */
@@ -36,7 +34,7 @@ const MIN_INTERVAL_MS = 1_000;
 /** One probe may take this long. */
 export const PROBE_TIMEOUT_MS = 5_000;
 
-/** Creates the pool; nothing connects until the first request or `keepWarm`. */
+/** Creates the pool; nothing connects until the first request or `keepWarm`. Idle sockets and timers never hold the process open. */
 export function createWarmHttp(options: WarmHttpOptions): WarmHttp {
   const idleMs = Math.max(options.intervalMs, MIN_INTERVAL_MS) + IDLE_MARGIN_MS;
   const agent = new Agent({ keepAliveTimeout: idleMs, keepAliveMaxTimeout: Math.max(idleMs, 600_000) });
@@ -44,10 +42,9 @@ export function createWarmHttp(options: WarmHttpOptions): WarmHttp {
   let probe: (() => Promise<unknown>) | undefined;
   let timer: NodeJS.Timeout | undefined;
   let failing = false;
-  let closed = false;
 
   const arm = (): void => {
-    if (probe === undefined || closed || intervalMs <= 0) return;
+    if (probe === undefined || intervalMs <= 0) return;
     clearTimeout(timer);
     timer = setTimeout(() => void sendProbe(), intervalMs);
     timer.unref();
@@ -68,7 +65,7 @@ export function createWarmHttp(options: WarmHttpOptions): WarmHttp {
   }
 
   async function sendProbe(): Promise<void> {
-    if (probe === undefined || closed) return;
+    if (probe === undefined) return;
     try {
       await probe();
       if (failing) options.log.info({ provider: options.provider }, 'provider connection restored');
@@ -88,11 +85,6 @@ export function createWarmHttp(options: WarmHttpOptions): WarmHttp {
       if (probe !== undefined) return;
       probe = next;
       void sendProbe();
-    },
-    async close() {
-      closed = true;
-      clearTimeout(timer);
-      await agent.close();
     },
   };
 }

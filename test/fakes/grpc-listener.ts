@@ -9,6 +9,8 @@ export type { FakeConnection } from './connections.js';
 export interface GrpcListener {
   port: number;
   connections: FakeConnection[];
+  /** Destroys every open connection, as a server restart or a network fault would. */
+  dropConnections(): void;
   close(): void;
 }
 
@@ -31,6 +33,9 @@ export async function listenGrpc(server: grpc.Server, connectDelayMs = 0): Promi
   return {
     port: (tcp.address() as AddressInfo).port,
     connections,
+    dropConnections() {
+      for (const socket of sockets) socket.destroy();
+    },
     close() {
       injector.destroy();
       for (const socket of sockets) socket.destroy();

@@ -94,6 +94,8 @@ export interface FakeYandexStt {
   sessions: FakeSttSession[];
   /** Every TCP connection clients opened, in order. */
   connections: FakeConnection[];
+  /** Destroys every open connection, as a server restart or a network fault would. */
+  dropConnections(): void;
   close(): Promise<void>;
 }
 
@@ -321,6 +323,7 @@ export async function startFakeYandexStt(options: FakeYandexSttOptions = {}): Pr
     stats,
     sessions,
     connections: listener.connections,
+    dropConnections: () => listener.dropConnections(),
     close: () => new Promise<void>((resolve) => {
       server.forceShutdown();
       listener.close();
