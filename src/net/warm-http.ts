@@ -14,7 +14,7 @@ export interface WarmHttpOptions {
   log: Logger;
 }
 
-/** A keep-alive pool and the fetch that uses it. */
+/** A keep-alive pool (sockets shared process-wide per origin) and the fetch that uses it. */
 export interface WarmHttp {
   /** `fetch` through the pool. */
   readonly fetch: typeof globalThis.fetch;
@@ -34,10 +34,21 @@ const MIN_INTERVAL_MS = 1_000;
 /** One probe may take this long. */
 export const PROBE_TIMEOUT_MS = 5_000;
 
+const agents = new Map<number, Agent>();
+
+/** The process-wide agent keeping idle sockets `idleMs`: every pool with that setting shares its connections. */
+function sharedAgent(idleMs: number): Agent {
+  let agent = agents.get(idleMs);
+  if (agent === undefined) {
+    agent = new Agent({ keepAliveTimeout: idleMs, keepAliveMaxTimeout: Math.max(idleMs, 600_000) });
+    agents.set(idleMs, agent);
+  }
+  return agent;
+}
+
 /** Creates the pool; nothing connects until the first request or `keepWarm`. Idle sockets and timers never hold the process open. */
 export function createWarmHttp(options: WarmHttpOptions): WarmHttp {
-  const idleMs = Math.max(options.intervalMs, MIN_INTERVAL_MS) + IDLE_MARGIN_MS;
-  const agent = new Agent({ keepAliveTimeout: idleMs, keepAliveMaxTimeout: Math.max(idleMs, 600_000) });
+  const agent = sharedAgent(Math.max(options.intervalMs, MIN_INTERVAL_MS) + IDLE_MARGIN_MS);
   let intervalMs = options.intervalMs;
   let probe: (() => Promise<unknown>) | undefined;
   let timer: NodeJS.Timeout | undefined;
