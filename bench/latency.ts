@@ -1,14 +1,16 @@
 /**
  * Latency benchmark: voice-to-voice at the socket through every provider fake with fixed provider
  * latencies, our overhead above the providers' floor, the server's per-stage breakdown, speculative
- * replies, and how fast a barge-in silences the bot.
+ * replies, how fast a barge-in silences the bot, and the first call after start beside later ones.
  *
  * The model streams tokens the way BPE models do (" word", ".", " Next") and, in a second pass of
  * every level, with the space glued to the punctuation before it ("word. ", "Next "); the floor
  * includes the model's own time from its first token to the token that ends the first chunk.
  *
  * Flags: --turns 10 (turns of the 1-call level)  --calls 200 (the concurrent level)
- *        --barge-calls 5  --stagger-ms 2000  --only one,many,spec,barge  --tokens bpe,trailing
+ *        --barge-calls 5  --stagger-ms 2000  --only one,many,spec,barge,first  --tokens bpe,trailing
+ *        --first-calls 6 (one-turn calls in a row after start)  --connect-delay-ms 100 (each new
+ *        connection to a fake waits this long, as a handshake with a remote provider would)
  *        --small-fake-window (gRPC fakes keep Node's 64 KB HTTP/2 window, which throttles hundreds of calls)
  *        --profile DIR (write a V8 CPU profile of each server child there)
  *        --dump DIR (write each scenario's caller results and server log lines there as JSON)
@@ -24,7 +26,7 @@ import { resample } from '../src/audio/resample.js';
 import { readWav } from '../src/audio/wav.js';
 import { tokenize, type TokenStyle } from '../test/fakes/openai-server.js';
 import { runCaller, type CallerResult, type CallerScript } from './lib/latency-caller.js';
-import { levelFigures, printBargeIn, printLevels, type Floor, type LevelFigures, type RunResult } from './lib/latency-report.js';
+import { levelFigures, printBargeIn, printFirstCalls, printLevels, type FirstCallRow, type Floor, type LevelFigures, type RunResult } from './lib/latency-report.js';
 import { procUsage, REPO_DIR, startFakesChild, startServerProc, type ProcUsage } from './lib/latency-procs.js';
 import type { FakesConfig } from './lib/fakes-child.js';
 
@@ -48,7 +50,8 @@ const LONG_REPLY =
   'It has been handed to the courier, who will deliver it tomorrow before noon. ' +
   'The courier will call you about an hour before arriving. If that time does not suit you, it can be moved.';
 
-type Scenario = 'one' | 'many' | 'spec' | 'barge';
+type Scenario = 'one' | 'many' | 'spec' | 'barge' | 'first';
+const SCENARIOS: readonly Scenario[] = ['one', 'many', 'spec', 'barge', 'first'];
 const TOKEN_STYLES: readonly TokenStyle[] = ['bpe', 'trailing'];
 
 /** The floor of the short reply: its first chunk is its first sentence, ready with the token carrying the full stop. */
@@ -72,8 +75,10 @@ function options() {
       calls: { type: 'string', default: '200' },
       'barge-calls': { type: 'string', default: '5' },
       'stagger-ms': { type: 'string', default: '2000' },
-      only: { type: 'string', default: 'one,many,spec,barge' },
+      only: { type: 'string', default: SCENARIOS.join(',') },
       tokens: { type: 'string', default: TOKEN_STYLES.join(',') },
+      'first-calls': { type: 'string', default: '6' },
+      'connect-delay-ms': { type: 'string', default: '100' },
       dump: { type: 'string' },
       'small-fake-window': { type: 'boolean', default: false },
       profile: { type: 'string' },
@@ -87,11 +92,14 @@ function options() {
   const bargeCalls = Number(values['barge-calls']);
   const staggerMs = Number(values['stagger-ms']);
   const only = new Set(String(values.only).split(',') as Scenario[]);
-  for (const [name, v] of [['--turns', turns], ['--calls', calls], ['--barge-calls', bargeCalls]] as const) {
+  const firstCalls = Number(values['first-calls']);
+  const connectDelayMs = Number(values['connect-delay-ms']);
+  if (!(connectDelayMs >= 0)) throw new Error('--connect-delay-ms must be a number ≥ 0');
+  for (const [name, v] of [['--turns', turns], ['--calls', calls], ['--barge-calls', bargeCalls], ['--first-calls', firstCalls]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
   }
   if (!(staggerMs >= 0)) throw new Error('--stagger-ms must be a number ≥ 0');
-  for (const s of only) if (!['one', 'many', 'spec', 'barge'].includes(s)) throw new Error(`--only takes one,many,spec,barge; got ${s}`);
+  for (const s of only) if (!SCENARIOS.includes(s)) throw new Error(`--only takes ${SCENARIOS.join(',')}; got ${s}`);
   const tokens = String(values.tokens).split(',') as TokenStyle[];
   for (const t of tokens) if (!TOKEN_STYLES.includes(t)) throw new Error(`--tokens takes ${TOKEN_STYLES.join(',')}; got ${t}`);
   const dumpDir = typeof values.dump === 'string' ? values.dump : undefined;
@@ -100,7 +108,8 @@ function options() {
   const nice = Number(values.nice);
   if (!Number.isInteger(nice) || nice < 0 || nice > 19) throw new Error('--nice must be an integer 0–19');
   niceness = nice;
-  return { turns, calls, bargeCalls, staggerMs, only, tokens, dumpDir, largeGrpcWindow, profileDir };
+  if (firstCalls < 2) throw new Error('--first-calls must be at least 2');
+  return { turns, calls, bargeCalls, staggerMs, only, tokens, dumpDir, largeGrpcWindow, profileDir, firstCalls, connectDelayMs };
 }
 
 async function clip(stem: string): Promise<Buffer> {
@@ -108,9 +117,10 @@ async function clip(stem: string): Promise<Buffer> {
   return wav.sampleRate === 16000 ? wav.pcm : resample(wav.pcm, wav.sampleRate, 16000);
 }
 
-function fakesConfig(kind: 'short' | 'barge', tokens: TokenStyle, largeGrpcWindow: boolean): FakesConfig {
+function fakesConfig(kind: 'short' | 'barge', tokens: TokenStyle, largeGrpcWindow: boolean, connectDelayMs = 0): FakesConfig {
   return {
     largeGrpcWindow,
+    connectDelayMs,
     stt: { eouSilenceMs: ASR_EOU_MS, latencyMs: 0 },
     texts: kind === 'short' ? [WORDS.order, WORDS.number] : [WORDS.order, WORDS.wait],
     llm: {
@@ -129,6 +139,7 @@ async function runScenario(
   env: Record<string, string>,
   scripts: (port: number) => Promise<CallerResult[]>,
   profileDir?: string,
+  settleMs = 300,
 ): Promise<RunResult> {
   const fakesChild = await startFakesChild(fakes);
   try {
@@ -139,7 +150,7 @@ async function runScenario(
       setPriority(niceness);
     }
     try {
-      await sleep(300);
+      await sleep(settleMs);
       const s0 = procUsage(server.pid);
       const f0 = procUsage(fakesChild.pid);
       let rssMax = s0?.rssBytes ?? 0;
@@ -245,6 +256,23 @@ export async function run(): Promise<void> {
       const name = figures.label.replace(/[^a-z0-9]+/gi, '-');
       await writeFile(join(opts.dumpDir, `latency-${name}.json`), JSON.stringify({ callers: figures.run.callers, logs: figures.run.logs }));
     }
+  }
+
+  if (opts.only.has('first')) {
+    const rows: FirstCallRow[] = [];
+    for (const [label, env] of [
+      ['warm-up on (default)', {}],
+      ['warm-up off (LLM_KEEP_WARM_MS=0)', { LLM_KEEP_WARM_MS: '0', YANDEX_TTS_HTTP_KEEP_WARM_MS: '0' }],
+    ] as const) {
+      // One-turn calls one after another, the first as soon as the server listens.
+      const r = await runScenario(fakesConfig('short', opts.tokens[0]!, opts.largeGrpcWindow, opts.connectDelayMs), env, async (port) => {
+        const out: CallerResult[] = [];
+        for (let i = 0; i < opts.firstCalls; i++) out.push(await runCaller(script(port, [order])));
+        return out;
+      }, opts.profileDir, 0);
+      rows.push({ label, run: r });
+    }
+    printFirstCalls(rows, opts.connectDelayMs);
   }
 
   if (opts.only.has('barge')) {

@@ -70,6 +70,7 @@ export async function run(): Promise<void> {
       lang: 'ru-RU',
       hedgeMs: HEDGE_MS,
       timeoutMs: 10_000,
+      httpKeepWarmMs: 0,
     };
     const grpcTts = createYandexGrpcTts(config, creds, { log });
     const httpTts = createYandexHttpTts(config, creds, { log });

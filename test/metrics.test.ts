@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
+import { availableParallelism } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createAudioSocketServer } from '../src/audiosocket/server.js';
@@ -8,6 +9,7 @@ import { silentLogger } from '../src/logger.js';
 import { readOpsConfig } from '../src/metrics/config.js';
 import { createOpsHttpServer, type OpsHttpServer, type Readiness } from '../src/metrics/http-server.js';
 import { createMetrics, TURN_STAGES, type ServerStatsSnapshot } from '../src/metrics/metrics.js';
+import { restartDelay } from '../src/ops/worker-pool.js';
 import { SimulatedCall } from '../src/sim/simulated-call.js';
 
 async function get(port: number, path: string, method = 'GET') {
@@ -186,6 +188,24 @@ test('ops config defaults and bind host fallback', () => {
     assert.match(err.message, /HTTP_PORT/);
     return true;
   });
+});
+
+test('WORKERS is a positive whole number or auto (one per core)', () => {
+  assert.equal(readOpsConfig(new EnvReader({})).workers, 1);
+  assert.equal(readOpsConfig(new EnvReader({ WORKERS: '3' })).workers, 3);
+  assert.equal(readOpsConfig(new EnvReader({ WORKERS: 'auto' })).workers, availableParallelism());
+  for (const value of ['0', '-1', '1.5', 'many', '1000']) {
+    const reader = new EnvReader({ WORKERS: value });
+    readOpsConfig(reader);
+    assert.throws(() => reader.finish(), /WORKERS/, value);
+  }
+});
+
+test('a crash loop waits longer before each restart, up to 30 s', () => {
+  const crashes: number[] = [];
+  const delays = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => restartDelay(crashes, 1000 + i * 100));
+  assert.deepEqual(delays, [0, 0, 0, 1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+  assert.equal(restartDelay(crashes, 1000 + 9 * 100 + 60_000), 0, 'crashes a minute old no longer count');
 });
 
 test('server counters reach /metrics from a live AudioSocket server', async (t) => {

@@ -41,6 +41,7 @@ function ttsConfig(overrides: Partial<YandexTtsConfig> = {}): YandexTtsConfig {
     lang: 'ru-RU',
     hedgeMs: 300,
     timeoutMs: 5000,
+    httpKeepWarmMs: 0,
     ...overrides,
   };
 }

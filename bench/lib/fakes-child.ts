@@ -27,6 +27,8 @@ export interface FakesConfig {
   ttsHttp: Partial<FakeTtsHttpOptions>;
   /** Advertise large HTTP/2 receive windows on the gRPC fakes instead of Node's 64 KB default. */
   largeGrpcWindow: boolean;
+  /** The recognizer, model and synthesizer fakes hold each new connection this long (a remote handshake). */
+  connectDelayMs?: number;
 }
 
 /** Event-loop delay of the fakes since the previous `lag` request, ms. */
@@ -79,18 +81,19 @@ const lastUserText = (body: any): string => {
 };
 
 const [stt, llm, tts, ttsHttp] = await Promise.all([
-  startFakeYandexStt({ ...config.stt, finalText: (u) => config.texts[u.utterance % config.texts.length] ?? '' }),
+  startFakeYandexStt({ ...config.stt, connectDelayMs: config.connectDelayMs ?? 0, finalText: (u) => config.texts[u.utterance % config.texts.length] ?? '' }),
   startFakeOpenAi({
     firstTokenMs: config.llm.firstTokenMs,
     tokenDelayMs: config.llm.tokenDelayMs,
     ...(config.llm.tokens !== undefined ? { tokens: config.llm.tokens } : {}),
+    connectDelayMs: config.connectDelayMs ?? 0,
     script: (request): FakeReply => {
       const said = lastUserText(request.body).toLowerCase();
       const reply = config.llm.replies.find((r) => r.whenUserSays === undefined || said.includes(r.whenUserSays.toLowerCase()));
       return { text: reply?.text ?? 'Okay.' };
     },
   }),
-  startFakeYandexTts(config.tts),
+  startFakeYandexTts({ ...config.tts, connectDelayMs: config.connectDelayMs ?? 0 }),
   startFakeYandexTtsHttp(config.ttsHttp),
 ]);
 

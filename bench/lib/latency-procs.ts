@@ -85,7 +85,7 @@ export interface ServerProc extends Child {
 }
 
 /** A port free at the moment on 127.0.0.1 (HTTP_PORT=0 would turn the metrics server off). */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

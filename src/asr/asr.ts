@@ -24,4 +24,6 @@ export interface AsrSession {
  */
 export interface Asr {
   transcribe(audio: AsyncIterable<Buffer>, session: AsrSession): AsyncIterable<AsrEvent>;
+  /** Opens the connection to the service now and keeps it open while idle. */
+  keepWarm?(): void;
 }

@@ -21,7 +21,7 @@ export function createAsr(asrConfig: AsrConfig, yandexConfig: YandexConfig, log:
         throw new VoicebotError('config_invalid', 'ASR_PROVIDER=yandex needs YANDEX_API_KEY or YANDEX_IAM_TOKEN');
       }
       log.info({ provider: 'yandex', endpoint: asrConfig.yandex.endpoint, model: asrConfig.yandex.model, language: asrConfig.yandex.language }, 'asr ready');
-      return createYandexAsr(asrConfig.yandex, observer === undefined ? { credentials: yandexConfig } : { credentials: yandexConfig, observer });
+      return createYandexAsr(asrConfig.yandex, observer === undefined ? { credentials: yandexConfig, log } : { credentials: yandexConfig, observer, log });
     case 'vosk':
       log.info({ provider: 'vosk', url: asrConfig.vosk.url }, 'asr ready');
       return createVoskAsr(asrConfig.vosk, observer === undefined ? {} : { observer });

@@ -1,7 +1,8 @@
 import { status as grpcStatus, type ClientDuplexStream, type Metadata, type ServiceError } from '@grpc/grpc-js';
 import { VoicebotError } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
 import type { YandexConfig } from '../yandex/config.js';
-import { authMetadata, isAuthStatus, isRetryableStatus, sharedClient, type GrpcTarget } from '../yandex/grpc.js';
+import { authMetadata, isAuthStatus, isRetryableStatus, keepChannelWarm, sharedClient, type GrpcTarget } from '../yandex/grpc.js';
 import type { Asr } from './asr.js';
 import type { YandexSttConfig } from './config.js';
 import { streamingAsr, type AsrObserver } from './stream-session.js';
@@ -15,6 +16,8 @@ import {
 export interface YandexAsrDeps {
   credentials: Pick<YandexConfig, 'apiKey' | 'iamToken' | 'folderId' | 'tls'>;
   observer?: AsrObserver;
+  /** For the connection's own faults (calls log to their session's logger). */
+  log?: Logger;
 }
 
 const SAMPLE_RATES = [8000, 16000, 48000];
@@ -23,7 +26,7 @@ const SAMPLE_RATES = [8000, 16000, 48000];
 export function createYandexAsr(config: YandexSttConfig, deps: YandexAsrDeps): Asr {
   const metadata = authMetadata(deps.credentials);
   const target = { endpoint: config.endpoint, tls: deps.credentials.tls };
-  return streamingAsr({
+  const asr = streamingAsr({
     provider: 'yandex-stt',
     service: 'Yandex SpeechKit',
     settings: config,
@@ -31,6 +34,12 @@ export function createYandexAsr(config: YandexSttConfig, deps: YandexAsrDeps): A
     supportsRate: (rate) => SAMPLE_RATES.includes(rate),
     open: (sampleRate, events) => openRecognizeStream(config, target, metadata, sampleRate, events),
   }, deps.observer);
+  return {
+    ...asr,
+    keepWarm() {
+      keepChannelWarm(STT_PROTO, STT_SERVICE, target, (deps.log ?? silentLogger()).child({ provider: 'yandex-stt' }));
+    },
+  };
 }
 
 /** The options sent first in every session: raw PCM at the call's own rate, model, language, EOU. */

@@ -32,6 +32,8 @@ export interface LlmConfig {
   firstTokenTimeoutMs: number;
   /** Longest silence of the model stream once it has started. */
   idleTimeoutMs: number;
+  /** Idle time after which a GET /models keeps the connection open, ms; 0 = no warm-up at all. */
+  keepWarmMs: number;
   transferDestinations: TransferDestination[];
   chunker: ChunkerOptions;
 }
@@ -61,6 +63,7 @@ export function readLlmConfig(env: EnvReader): LlmConfig {
     historyMaxChars: env.int('LLM_HISTORY_MAX_CHARS', 12_000, { min: 200, max: 1_000_000 }),
     firstTokenTimeoutMs: env.int('LLM_FIRST_TOKEN_TIMEOUT_MS', 3000, { min: 100, max: 120_000 }),
     idleTimeoutMs: env.int('LLM_IDLE_TIMEOUT_MS', 5000, { min: 100, max: 120_000 }),
+    keepWarmMs: env.int('LLM_KEEP_WARM_MS', 30_000, { min: 0, max: 3_600_000 }),
     transferDestinations,
     chunker,
   };

@@ -20,6 +20,8 @@ export type LlmEvent = { type: 'text'; text: string } | { type: 'tool_call'; cal
 export interface Llm {
   /** `tools`: business tools offered besides the built-in hang-up and transfer. */
   reply(history: readonly ChatMessage[], signal: AbortSignal, tools?: readonly ChatCompletionFunctionTool[]): AsyncIterable<LlmEvent>;
+  /** Opens the connection to the endpoint now and keeps it open while idle. */
+  keepWarm?(): void;
 }
 
 /** The call-control operations the model may invoke as tools; the conversation implements them. */

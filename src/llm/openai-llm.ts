@@ -8,6 +8,7 @@ import type { ChatCompletionFunctionTool, ChatCompletionMessageParam } from 'ope
 import { isAbortError, VoicebotError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { noopObserver, type Observer } from '../metrics/observer.js';
+import { createWarmHttp, PROBE_TIMEOUT_MS } from '../net/warm-http.js';
 import type { LlmConfig } from './config.js';
 import type { ChatMessage, Llm, LlmEvent, ToolCall } from './llm.js';
 import { toolDefinitions } from './tools.js';
@@ -18,7 +19,9 @@ import { toolDefinitions } from './tools.js';
  * cancels the HTTP request. Tool calls are yielded once the stream has finished.
  */
 export function createOpenAiLlm(config: LlmConfig, log: Logger, observer: Observer = noopObserver): Llm {
+  const pool = createWarmHttp({ provider: 'llm', intervalMs: config.keepWarmMs, log });
   const client = new OpenAI({
+    fetch: pool.fetch,
     // Local servers (Ollama, vLLM, llama.cpp) need no key, but the package insists on one.
     apiKey: config.apiKey ?? 'none',
     baseURL: config.baseUrl ?? null,
@@ -35,6 +38,18 @@ export function createOpenAiLlm(config: LlmConfig, log: Logger, observer: Observ
   const llmLog = log.child({ provider: 'llm', model: config.model });
 
   return {
+    keepWarm() {
+      if (config.keepWarmMs === 0) return;
+      // Listing models is free on every OpenAI-compatible server; any HTTP answer means connected.
+      pool.keepWarm(() =>
+        client.models.list({ timeout: PROBE_TIMEOUT_MS }).then(
+          () => undefined,
+          (err: unknown) => {
+            if (!(err instanceof APIError) || err.status === undefined) throw err;
+          },
+        ),
+      );
+    },
     async *reply(history: readonly ChatMessage[], signal: AbortSignal, extra: readonly ChatCompletionFunctionTool[] = []): AsyncGenerator<LlmEvent> {
       const offered = extra.length === 0 ? tools : [...tools, ...extra];
       if (signal.aborted) return;

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { EnvReader } from '../config/env-reader.js';
 
 /** Where and how finished calls are reported (CALL_WEBHOOK_*, RECORD_TRANSCRIPTS). */
@@ -20,8 +21,10 @@ export interface CallRecordConfig {
   recordTranscripts: boolean;
 }
 
-/** Operations settings: the HTTP server, graceful drain and call records. */
+/** Operations settings: worker processes, the HTTP server, graceful drain and call records. */
 export interface OpsConfig {
+  /** Server processes sharing the AudioSocket port; 1 runs everything in this process. */
+  workers: number;
   /** Port of the HTTP server for /metrics, /healthz, /readyz; 0 disables it. */
   httpPort: number;
   /** Bind address of that server; defaults to AUDIOSOCKET_HOST. */
@@ -35,9 +38,13 @@ export interface OpsConfig {
   callRecord: CallRecordConfig;
 }
 
-/** Reads HTTP_*, DRAIN_*, CALL_WEBHOOK_* and RECORD_TRANSCRIPTS. */
+/** Most worker processes WORKERS may ask for. */
+const MAX_WORKERS = 256;
+
+/** Reads WORKERS, HTTP_*, DRAIN_*, CALL_WEBHOOK_* and RECORD_TRANSCRIPTS. */
 export function readOpsConfig(env: EnvReader): OpsConfig {
   return {
+    workers: readWorkers(env),
     httpPort: env.int('HTTP_PORT', 8080, { min: 0, max: 65535 }),
     httpHost: env.string('HTTP_HOST', env.string('AUDIOSOCKET_HOST', '0.0.0.0')),
     drainTimeoutMs: env.int('DRAIN_TIMEOUT_MS', 30_000, { min: 0 }),
@@ -54,4 +61,17 @@ export function readOpsConfig(env: EnvReader): OpsConfig {
       maskCallerNumber: env.bool('RECORD_MASK_CALLER_NUMBER', true),
     },
   };
+}
+
+/** WORKERS: a positive integer, or `auto` for one per core this process may use. */
+function readWorkers(env: EnvReader): number {
+  const value = env.raw('WORKERS');
+  if (value === undefined) return 1;
+  if (value.toLowerCase() === 'auto') return Math.min(availableParallelism(), MAX_WORKERS);
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1 || parsed > MAX_WORKERS) {
+    env.problem('WORKERS', `expected a whole number from 1 to ${MAX_WORKERS} or "auto", got "${value}"`);
+    return 1;
+  }
+  return parsed;
 }

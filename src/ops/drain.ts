@@ -167,7 +167,8 @@ export function installDrain<C extends DrainableCall>(
   };
 }
 
-function flushLog(log: Logger): Promise<void> {
+/** Flushes the logger, waiting at most a second. */
+export function flushLog(log: Logger): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, LOG_FLUSH_MS);
     try {

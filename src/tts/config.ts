@@ -18,6 +18,8 @@ export interface YandexTtsConfig {
   hedgeMs: number;
   /** Upper bound on one synthesis request (gRPC deadline, HTTP timeout). */
   timeoutMs: number;
+  /** Idle time after which a HEAD request keeps the HTTP fallback's connection open, ms; 0 = none. */
+  httpKeepWarmMs: number;
 }
 
 /** Settings of the embedded eSpeak NG voice. */
@@ -60,6 +62,7 @@ export function readTtsConfig(env: EnvReader): TtsConfig {
       lang: env.string('YANDEX_TTS_LANG', 'ru-RU'),
       hedgeMs: env.int('TTS_HEDGE_MS', 300, { min: 0, max: 10_000 }),
       timeoutMs: env.int('YANDEX_TTS_TIMEOUT_MS', 10_000, { min: 100, max: 120_000 }),
+      httpKeepWarmMs: env.int('YANDEX_TTS_HTTP_KEEP_WARM_MS', 30_000, { min: 0, max: 3_600_000 }),
     },
     local: {
       voice: env.string('LOCAL_TTS_VOICE', 'ru'),

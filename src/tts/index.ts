@@ -39,5 +39,9 @@ export function createTts(config: TtsConfig, yandex: YandexConfig, log: Logger, 
   const fallback = createYandexHttpTts(config.yandex, yandex, { log, observer });
   const hedged = createHedgedTts(primary, fallback, { hedgeMs: config.yandex.hedgeMs, log, observer, name: 'yandex-tts' });
   log.info({ provider: 'yandex', voice: config.yandex.voice, endpoint: config.yandex.endpoint, hedgeMs: config.yandex.hedgeMs }, 'speech output ready');
-  return { name: 'yandex', synthesize: hedged.synthesize, warmUp: async () => {}, close: async () => {} };
+  const keepWarm = (): void => {
+    primary.keepWarm?.();
+    fallback.keepWarm?.();
+  };
+  return { name: 'yandex', synthesize: hedged.synthesize, keepWarm, warmUp: async () => {}, close: async () => {} };
 }

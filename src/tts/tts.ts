@@ -11,4 +11,6 @@ export interface TtsRequest {
  */
 export interface Tts {
   synthesize(text: string, request: TtsRequest): AsyncIterable<Buffer>;
+  /** Opens the connections to the service now and keeps them open while idle. */
+  keepWarm?(): void;
 }

@@ -4,7 +4,7 @@ import { VoicebotError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { noopObserver, type Observer } from '../metrics/observer.js';
 import type { YandexConfig } from '../yandex/config.js';
-import { authMetadata, isAuthStatus, isRetryableStatus, sharedClient } from '../yandex/grpc.js';
+import { authMetadata, isAuthStatus, isRetryableStatus, keepChannelWarm, sharedClient } from '../yandex/grpc.js';
 import type { YandexTtsConfig } from './config.js';
 import type { Tts, TtsRequest } from './tts.js';
 
@@ -38,6 +38,9 @@ export function createYandexGrpcTts(
   const observer = deps.observer ?? noopObserver;
 
   return {
+    keepWarm() {
+      keepChannelWarm(TTS_PROTO, TTS_SERVICE, { endpoint: config.endpoint, tls: yandex.tls }, log);
+    },
     async *synthesize(text: string, request: TtsRequest): AsyncIterable<Buffer> {
       const { sampleRate, signal } = request;
       if (signal.aborted || text.trim() === '') return;

@@ -3,6 +3,7 @@ import { createResampler } from '../audio/resample.js';
 import { VoicebotError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { noopObserver, type Observer } from '../metrics/observer.js';
+import { createWarmHttp, PROBE_TIMEOUT_MS } from '../net/warm-http.js';
 import type { YandexConfig } from '../yandex/config.js';
 import type { YandexTtsConfig } from './config.js';
 import type { Tts, TtsRequest } from './tts.js';
@@ -30,6 +31,7 @@ export function createYandexHttpTts(
 ): Tts {
   const log = deps.log.child({ provider: 'yandex-tts-http' });
   const observer = deps.observer ?? noopObserver;
+  const pool = createWarmHttp({ provider: 'yandex-tts-http', intervalMs: config.httpKeepWarmMs, log });
 
   const fail = (err: VoicebotError): VoicebotError => {
     observer.providerError('yandex-tts-http', err.code);
@@ -38,6 +40,14 @@ export function createYandexHttpTts(
   };
 
   return {
+    keepWarm() {
+      if (config.httpKeepWarmMs === 0) return;
+      // A HEAD synthesizes nothing and costs nothing; any answer (405 included) means connected.
+      pool.keepWarm(async () => {
+        const response = await pool.fetch(config.httpUrl, { method: 'HEAD', signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+        await response.body?.cancel();
+      });
+    },
     async *synthesize(text: string, request: TtsRequest): AsyncIterable<Buffer> {
       const { sampleRate, signal } = request;
       if (signal.aborted || text.trim() === '') return;
@@ -61,7 +71,7 @@ export function createYandexHttpTts(
       const combined = AbortSignal.any([signal, timeout]);
       let response: Response;
       try {
-        response = await fetch(config.httpUrl, { method: 'POST', headers, body: form, signal: combined });
+        response = await pool.fetch(config.httpUrl, { method: 'POST', headers, body: form, signal: combined });
       } catch (err) {
         if (signal.aborted) return;
         if (timeout.aborted) throw fail(new VoicebotError('tts_unavailable', `Yandex TTS HTTP timed out after ${config.timeoutMs} ms`, { cause: err }));

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import type { Logger } from '../logger.js';
 import type { YandexConfig } from './config.js';
 
 /** A client built from a loaded service definition: methods by their proto names. */
@@ -85,7 +86,7 @@ const clients = new Map<string, grpc.Client>();
  * (HTTP/2 multiplexes the streams), so a new call costs no connection setup.
  */
 export function sharedClient(file: string, service: string, target: GrpcTarget): ServiceClient {
-  const key = `${service}|${target.endpoint}|${target.tls ? 'tls' : 'plain'}`;
+  const key = clientKey(service, target);
   let client = clients.get(key);
   if (client === undefined) {
     const Ctor = serviceConstructor(file, service);
@@ -94,6 +95,44 @@ export function sharedClient(file: string, service: string, target: GrpcTarget):
     clients.set(key, client);
   }
   return client as ServiceClient;
+}
+
+function clientKey(service: string, target: GrpcTarget): string {
+  return `${service}|${target.endpoint}|${target.tls ? 'tls' : 'plain'}`;
+}
+
+const warm = new Set<string>();
+
+/**
+ * Connects the shared channel of one service now and keeps it connected, so that no call waits for
+ * a connection: when the channel goes idle (no calls for `grpc.client_idle_timeout_ms`) or loses its
+ * connection, it connects again at once (grpc-js backs off between failed attempts). A failure is
+ * one warning, the recovery one info line; start-up never waits for it.
+ */
+export function keepChannelWarm(file: string, service: string, target: GrpcTarget, log: Logger): void {
+  const key = clientKey(service, target);
+  if (warm.has(key)) return;
+  warm.add(key);
+  const channel = sharedClient(file, service, target).getChannel();
+  const { IDLE, READY, SHUTDOWN, TRANSIENT_FAILURE } = grpc.connectivityState;
+  let failing = false;
+  const watch = (): void => {
+    const state = channel.getConnectivityState(false);
+    if (state === SHUTDOWN) {
+      warm.delete(key);
+      return;
+    }
+    if (state === IDLE) channel.getConnectivityState(true);
+    if (state === TRANSIENT_FAILURE && !failing) {
+      failing = true;
+      log.warn({ endpoint: target.endpoint, service }, 'provider connection failed');
+    } else if (state === READY && failing) {
+      failing = false;
+      log.info({ endpoint: target.endpoint, service }, 'provider connection restored');
+    }
+    channel.watchConnectivityState(state, Infinity, watch);
+  };
+  watch();
 }
 
 /** Closes every shared channel (shutdown, end of a test); the next call opens new ones. */

@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { peerOf, recordConnections, type FakeConnection } from './connections.js';
 
 /** One scripted answer of the fake Chat Completions endpoint. */
 export interface FakeReply {
@@ -26,6 +27,8 @@ export interface FakeReply {
 
 /** A request the fake received. */
 export interface RecordedRequest {
+  /** The client connection it came on (`FakeConnection.peer`). */
+  peer: string;
   body: any;
   headers: IncomingHttpHeaders;
   /** The client went away before the reply was complete (a cancelled request). */
@@ -42,12 +45,19 @@ export interface FakeOpenAiOptions {
   tokens?: TokenStyle;
   firstTokenMs?: number;
   tokenDelayMs?: number;
+  /** The first request on each new connection waits this long (a handshake over a real network). */
+  connectDelayMs?: number;
 }
 
 /** A running fake OpenAI-compatible server. */
 export interface FakeOpenAi {
   baseUrl: string;
+  /** Chat requests (and anything unknown); model listings are counted apart. */
   requests: RecordedRequest[];
+  /** Every TCP connection clients opened, in order. */
+  connections: FakeConnection[];
+  /** The connection of each `GET /models`, in order. */
+  modelListings: string[];
   /** How many requests were cancelled by the client. */
   abortedCount(): number;
   /** Resolves once `count` requests have been cancelled (or rejects after `timeoutMs`). */
@@ -84,8 +94,22 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
   const requests: RecordedRequest[] = [];
   const sockets = new Set<import('node:net').Socket>();
   const waiters: (() => void)[] = [];
+  const modelListings: string[] = [];
 
+  const served = new WeakSet<import('node:net').Socket>();
   const server = createServer((req, res) => {
+    const delay = served.has(req.socket) ? 0 : (options.connectDelayMs ?? 0);
+    served.add(req.socket);
+    if (delay > 0) setTimeout(() => handle(req, res), delay);
+    else handle(req, res);
+  });
+  const handle = (req: import('node:http').IncomingMessage, res: ServerResponse): void => {
+    if (req.method === 'GET' && req.url?.endsWith('/models')) {
+      modelListings.push(peerOf(req.socket));
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ object: 'list', data: [{ id: 'fake-model', object: 'model', created: 0, owned_by: 'fake' }] }));
+      return;
+    }
     const parts: Buffer[] = [];
     req.on('data', (part: Buffer) => parts.push(part));
     req.on('end', () => {
@@ -95,7 +119,7 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
       } catch {
         body = undefined;
       }
-      const record: RecordedRequest = { body, headers: req.headers, aborted: false, completed: false };
+      const record: RecordedRequest = { peer: peerOf(req.socket), body, headers: req.headers, aborted: false, completed: false };
       const index = requests.length - scriptStart;
       requests.push(record);
       res.on('close', () => {
@@ -112,7 +136,8 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
       const reply = typeof script === 'function' ? script(record, index) : script[Math.min(index, script.length - 1)] ?? {};
       void play(res, record, reply, options).catch(() => res.destroy());
     });
-  });
+  };
+  const connections = recordConnections(server);
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -124,6 +149,8 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
   return {
     baseUrl: `http://127.0.0.1:${port}/v1`,
     requests,
+    connections,
+    modelListings,
     abortedCount,
     async waitForAborted(count, timeoutMs = 2000) {
       const deadline = Date.now() + timeoutMs;

@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { pathToFileURL } from 'node:url';
 import { serviceConstructor } from '../../src/yandex/grpc.js';
 import { TONE_SHARE, toneShare } from './tone-share.js';
+import { listenGrpc, type FakeConnection } from './grpc-listener.js';
 import {
   STT_PROTO, STT_SERVICE,
   type StreamingOptions, type StreamingRequest, type StreamingResponse,
@@ -74,10 +75,14 @@ export interface FakeYandexSttOptions {
   echoText?: (info: EchoUtteranceInfo) => string;
   /** Pitch of the bot's tone (default 440 Hz, the TTS fakes' default). */
   echoToneHz?: number;
+  /** Hold each new connection this long before serving it (a handshake over a real network). */
+  connectDelayMs?: number;
 }
 
 /** What one stream received and produced. */
 export interface FakeSttSession {
+  /** The client connection it came on (`FakeConnection.peer`). */
+  peer: string;
   options: StreamingOptions | undefined;
   authorization: string | undefined;
   folderId: string | undefined;
@@ -110,6 +115,10 @@ export interface FakeYandexStt {
   endpoint: string;
   stats: FakeSttStats;
   sessions: FakeSttSession[];
+  /** Every TCP connection clients opened, in order. */
+  connections: FakeConnection[];
+  /** Destroys every open connection, as a server restart or a network fault would. */
+  dropConnections(): void;
   close(): Promise<void>;
 }
 
@@ -143,6 +152,7 @@ export async function startFakeYandexStt(options: FakeYandexSttOptions = {}): Pr
     const streamNo = stats.totalStreams++;
     stats.openStreams += 1;
     const s: FakeSttSession = {
+      peer: call.getPeer(),
       options: undefined,
       authorization: call.metadata.get('authorization')[0]?.toString(),
       folderId: call.metadata.get('x-folder-id')[0]?.toString(),
@@ -365,16 +375,18 @@ export async function startFakeYandexStt(options: FakeYandexSttOptions = {}): Pr
 
   const server = new grpc.Server();
   server.addService(serviceConstructor(STT_PROTO, STT_SERVICE).service, { RecognizeStreaming: handle });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
-  );
+  const listener = await listenGrpc(server, options.connectDelayMs);
+  const port = listener.port;
   return {
     port,
     endpoint: `127.0.0.1:${port}`,
     stats,
     sessions,
+    connections: listener.connections,
+    dropConnections: () => listener.dropConnections(),
     close: () => new Promise<void>((resolve) => {
       server.forceShutdown();
+      listener.close();
       resolve();
     }),
   };

@@ -1,6 +1,7 @@
 /** A local Yandex SpeechKit v1 REST synthesizer (`POST /speech/v1/tts:synthesize`, format=lpcm). */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { peerOf, recordConnections, type FakeConnection } from './connections.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { fakeSpeechPcm } from './yandex-tts-server.js';
@@ -27,6 +28,8 @@ export interface FakeTtsHttpOptions {
 
 /** One request as the fake saw it. */
 export interface RecordedTtsHttpRequest {
+  /** The client connection it came on (`FakeConnection.peer`). */
+  peer: string;
   form: Record<string, string>;
   authorization: string | undefined;
   /** Set when the client went away before the response ended. */
@@ -38,7 +41,12 @@ export interface FakeYandexTtsHttp {
   url: string;
   port: number;
   options: FakeTtsHttpOptions;
+  /** Synthesis requests (and anything unknown); HEAD probes are counted apart. */
   requests: RecordedTtsHttpRequest[];
+  /** Every TCP connection clients opened, in order. */
+  connections: FakeConnection[];
+  /** The connection of each HEAD request, in order. */
+  probes: string[];
   close(): Promise<void>;
 }
 
@@ -60,12 +68,18 @@ const V1_RATES = new Set([8000, 16000, 48000]);
 export async function startFakeYandexTtsHttp(options: Partial<FakeTtsHttpOptions> = {}): Promise<FakeYandexTtsHttp> {
   const current: FakeTtsHttpOptions = { ...DEFAULTS, ...options };
   const requests: RecordedTtsHttpRequest[] = [];
+  const probes: string[] = [];
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (req.method === 'HEAD') {
+      probes.push(peerOf(req.socket));
+      res.writeHead(405, { allow: 'POST' }).end();
+      return;
+    }
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const form = Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
-    const record: RecordedTtsHttpRequest = { form, authorization: req.headers.authorization, cancelled: false };
+    const record: RecordedTtsHttpRequest = { peer: peerOf(req.socket), form, authorization: req.headers.authorization, cancelled: false };
     requests.push(record);
     const controller = new AbortController();
     res.on('close', () => {
@@ -109,6 +123,7 @@ export async function startFakeYandexTtsHttp(options: Partial<FakeTtsHttpOptions
       else res.destroy();
     });
   });
+  const connections = recordConnections(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -116,6 +131,8 @@ export async function startFakeYandexTtsHttp(options: Partial<FakeTtsHttpOptions
     port,
     options: current,
     requests,
+    connections,
+    probes,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

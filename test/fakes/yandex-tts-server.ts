@@ -2,6 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
+import { listenGrpc, type FakeConnection } from './grpc-listener.js';
 import { serviceConstructor } from '../../src/yandex/grpc.js';
 import { TTS_PROTO, TTS_SERVICE } from '../../src/tts/yandex-grpc.js';
 
@@ -46,10 +47,14 @@ export interface FakeTtsOptions {
   hang: boolean;
   /** Only this authorization value is accepted, when set. */
   expectAuthorization: string | undefined;
+  /** Hold each new connection this long before serving it (a handshake over a real network). */
+  connectDelayMs?: number;
 }
 
 /** One request as the fake saw it. */
 export interface RecordedTtsRequest {
+  /** The client connection it came on (`FakeConnection.peer`). */
+  peer: string;
   text: string;
   encoding: string | undefined;
   sampleRate: number | undefined;
@@ -70,6 +75,8 @@ export interface FakeYandexTts {
   port: number;
   options: FakeTtsOptions;
   requests: RecordedTtsRequest[];
+  /** Every TCP connection clients opened, in order. */
+  connections: FakeConnection[];
   /** Calls currently open on the server. */
   active(): number;
   close(): Promise<void>;
@@ -109,6 +116,7 @@ export async function startFakeYandexTts(options: Partial<FakeTtsOptions> = {}):
       const req = call.request;
       const raw = req.output_audio_spec?.raw_audio;
       const record: RecordedTtsRequest = {
+        peer: call.getPeer(),
         text: req.text ?? '',
         encoding: raw?.audio_encoding,
         sampleRate: raw?.sample_rate_hertz,
@@ -175,18 +183,19 @@ export async function startFakeYandexTts(options: Partial<FakeTtsOptions> = {}):
     },
   });
 
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
-  });
+  const listener = await listenGrpc(server, current.connectDelayMs);
+  const port = listener.port;
   return {
     endpoint: `127.0.0.1:${port}`,
     port,
     options: current,
     requests,
+    connections: listener.connections,
     active: () => open.size,
     close: () =>
       new Promise<void>((resolve) => {
         server.forceShutdown();
+        listener.close();
         resolve();
       }),
   };
