@@ -72,7 +72,6 @@ export async function createApp(
         for (const name of next.agents.keys()) merged.set(name, fresh.get(name) ?? runtimes.get(name)!);
         runtimes = merged;
         agents = next;
-        log.info({ agents: [...next.agents.keys()], changed }, 'agents reloaded');
       },
     });
   }

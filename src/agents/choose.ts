@@ -28,33 +28,39 @@ export interface ChooseAgentOptions {
 /**
  * Chooses the call's agent. A call on an agent's own port is that agent's; otherwise the
  * channel's VOICEBOT_AGENT names it. Whatever cannot be read in time (ARI down, slow, no link)
- * gives the default agent with one warning; an unknown name too.
+ * gives the default agent. A read cut short by the budget or an unknown name is one warning; a
+ * failed ARI request is already the channel control's one warning.
  */
 export async function chooseAgent(options: ChooseAgentOptions): Promise<AgentChoice> {
   const { agents, log } = options;
   const byPort = options.port === undefined ? undefined : agents.ports.get(options.port);
-  const context = await readContext(options);
+  const { context, timedOut } = await readContext(options);
   if (byPort !== undefined) return { agent: agents.agents.get(byPort)!, context };
   const wanted = context?.agent;
   const { agent, matched } = selectAgent(agents, wanted);
   if (wanted !== undefined && !matched) log.warn({ wanted, agent: agent.name }, 'unknown agent named by the dialplan; the default answers');
-  else if (agents.agents.size > 1 && context === undefined && options.ari !== undefined) {
+  else if (agents.agents.size > 1 && timedOut) {
     log.warn({ agent: agent.name }, 'call context not read in time; the default agent answers');
+  } else if (agents.agents.size > 1 && context === undefined && options.ari !== undefined) {
+    // The channel control has logged why the link was not read: a failed request, or no link set.
+    log.debug({ agent: agent.name }, 'call not linked to its channel; the default agent answers');
   } else if (agents.agents.size > 1 && context !== undefined && context.status !== 'complete' && wanted === undefined) {
     log.warn({ agent: agent.name, status: context.status }, 'call context incomplete; the default agent answers');
   }
   return { agent, context };
 }
 
-async function readContext(options: ChooseAgentOptions): Promise<CallContext | undefined> {
+async function readContext(options: ChooseAgentOptions): Promise<{ context: CallContext | undefined; timedOut: boolean }> {
   const { ari, channel, agents } = options;
-  if (ari === undefined || channel === undefined) return undefined;
+  if (ari === undefined || channel === undefined) return { context: undefined, timedOut: false };
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
-  const timeUp = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), options.timeoutMs)));
+  const timeUp = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), options.timeoutMs)));
   const channelId = await Promise.race([channel.resolveChannel(), timeUp]);
   clearTimeout(timer);
-  if (channelId === undefined) return undefined;
+  if (channelId === 'timeout') return { context: undefined, timedOut: true };
+  if (channelId === undefined) return { context: undefined, timedOut: false };
   const left = Math.max(0, options.timeoutMs - (performance.now() - started));
-  return readCallContext({ ari, channelId, variables: agents.variables, timeoutMs: left, signal: options.signal });
+  const context = await readCallContext({ ari, channelId, variables: agents.variables, timeoutMs: left, signal: options.signal });
+  return { context, timedOut: false };
 }
