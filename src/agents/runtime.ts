@@ -67,10 +67,12 @@ export class ProviderPool {
 /** Builds an agent's runtime; providers with settings seen before are reused. */
 export function createAgentRuntime(agent: AgentSettings, shared: AgentShared): AgentRuntime {
   const { providers, observer, yandex } = shared;
-  const asr = providers.get('asr', agent.asr, () => createAsr(agent.asr, yandex, shared.log.child({ component: 'asr' }), observer));
+  // Each provider opens its connection once, when first built, and keeps it warm.
+  const warmed = <T extends { keepWarm?(): void } | undefined>(provider: T): T => (provider?.keepWarm?.(), provider);
+  const asr = providers.get('asr', agent.asr, () => warmed(createAsr(agent.asr, yandex, shared.log.child({ component: 'asr' }), observer)));
   const { systemPrompt: _template, ...llmSettings } = agent.llm;
-  const llm = providers.get<Llm>('llm', llmSettings, () => createOpenAiLlm(agent.llm, shared.log.child({ component: 'llm' }), observer));
-  const tts = providers.get<Tts>('tts', agent.tts, () => createTts(agent.tts, yandex, shared.log.child({ component: 'tts' }), observer));
+  const llm = providers.get<Llm>('llm', llmSettings, () => warmed(createOpenAiLlm(agent.llm, shared.log.child({ component: 'llm' }), observer)));
+  const tts = providers.get<Tts>('tts', agent.tts, () => warmed(createTts(agent.tts, yandex, shared.log.child({ component: 'tts' }), observer)));
   const cache = providers.get('phrases', agent.tts, () => createPhraseCache(tts, { log: shared.log.child({ component: 'phrases' }) }));
   const chunkOptions = agent.llm.chunker;
   const reply = replyLines(agent.phrases);
