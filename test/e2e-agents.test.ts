@@ -16,7 +16,9 @@ import {
 import { closeChannels, startStack, type Stack } from './support/stack.js';
 
 const MS_PER_CHAR = 15;
-const CONTEXT_TIMEOUT_MS = 500;
+/** Generous: a loaded machine can take long to answer even on loopback; the fault tests set their own. */
+const CONTEXT_TIMEOUT_MS = 3000;
+const FAULT_CONTEXT_TIMEOUT_MS = 500;
 const WARN = 40;
 const ERROR = 50;
 
@@ -84,7 +86,7 @@ function callOn(stack: Stack, agent: string | undefined, number = '+79990001122'
 /** Asserts that the call was answered by `agent`: greeting heard, recognizer language, prompt, voice. */
 async function assertAnsweredBy(stack: Stack, agentCall: AgentCall, agent: keyof typeof EXPECTED, prompt: string): Promise<void> {
   const want = EXPECTED[agent];
-  const heardMs = await greetingHeard(agentCall.call);
+  const heardMs = await greetingHeard(agentCall.call, expectedSpeechMs(want.greeting, MS_PER_CHAR));
   assert.ok(Math.abs(heardMs - expectedSpeechMs(want.greeting, MS_PER_CHAR)) <= 60, `${agent}: heard ${heardMs} ms of greeting`);
   const session = stack.stt.sessions[agentCall.stream]!;
   assert.deepEqual(session.options?.recognition_model.language_restriction.language_code, [want.language]);
@@ -169,7 +171,7 @@ describe('agents end to end', { concurrency: true }, () => {
   for (const fault of ['down', 'stalled'] as const) {
     test(`ARI ${fault}: the default agent answers within the context budget`, async (t) => {
       // The stalled requests stay unanswered for the whole call: no timeout of theirs is logged.
-      const { stack } = await open(t, { ARI_TIMEOUT_MS: '20000' });
+      const { stack } = await open(t, { ARI_TIMEOUT_MS: '20000', AGENTS_CONTEXT_TIMEOUT_MS: String(FAULT_CONTEXT_TIMEOUT_MS) });
       const ari = stack.ari!;
       const broken = (on: boolean) => (fault === 'down' ? ari.setDown(on) : ari.setStall(on));
       const since = Date.now();
@@ -178,7 +180,7 @@ describe('agents end to end', { concurrency: true }, () => {
         const call = await callOn(stack, 'sales');
         await waitFor(() => call.call.received.some((f) => f.voiced), 10_000, 'greeting');
         const firstAudioMs = call.call.received.find((f) => f.voiced)!.atMs;
-        assert.ok(firstAudioMs < CONTEXT_TIMEOUT_MS + 1_500, `greeting after ${firstAudioMs} ms`);
+        assert.ok(firstAudioMs < FAULT_CONTEXT_TIMEOUT_MS + 3_000, `greeting after ${firstAudioMs} ms`);
         await assertAnsweredBy(stack, call, 'support', supportPrompt('неизвестно'));
         const summary = stack.nextSummary();
         await call.call.hangUp();
@@ -201,7 +203,7 @@ describe('agents end to end', { concurrency: true }, () => {
     assert.deepEqual(agentProblemsOf(err)!.map((p) => [p.agent, p.path]), [['support', 'tts.voise'], ['sales', 'prompt']]);
   });
 
-  test('a bad file at start: the server exits with status 2 and one fatal line naming every problem', async () => {
+  test('a bad file at start: the server exits with status 2, listing every problem and nothing else', async () => {
     const file = join(dir, 'bad-main.yaml');
     await writeFile(file, BAD);
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
@@ -216,9 +218,9 @@ describe('agents end to end', { concurrency: true }, () => {
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     clearTimeout(kill);
     assert.equal(code, 2, out);
-    const fatal = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).filter((l) => l.level === 60);
-    assert.equal(fatal.length, 1, out);
-    assert.equal(fatal[0].err.code, 'config_invalid');
-    for (const problem of BAD_LINES) assert.ok(fatal[0].err.message.includes(problem), `${problem} missing in ${fatal[0].err.message}`);
+    // Reported like a bad environment: the problems as plain lines, no stack, no JSON.
+    assert.match(out, /^invalid agents file /m);
+    for (const problem of BAD_LINES) assert.ok(out.includes(problem), `${problem} missing in ${out}`);
+    assert.ok(!out.includes('"level"') && !out.includes('    at '), out);
   });
 });

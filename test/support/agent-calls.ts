@@ -85,17 +85,20 @@ export async function placeCall(stack: Stack, dialled: Dialled): Promise<AgentCa
 }
 
 /** Waits for the greeting to be over (heard, then 500 ms of silence); resolves with its sound in ms. */
-export async function greetingHeard(call: SimulatedCall, timeoutMs = 10_000): Promise<number> {
+export async function greetingHeard(call: SimulatedCall, expectedMs = 0, timeoutMs = 10_000): Promise<number> {
+  const heard = (): number => measureTone(call.received.filter((f) => f.payload !== undefined).map((f) => ({ kind: f.kind, payload: f.payload! }))).soundMs;
+  // Over once it has all sounded, or once it has been quiet for long (a loaded machine may pause it).
   await waitFor(
     () => {
       const last = call.received.findLast((f) => f.voiced);
-      return last !== undefined && call.nowMs() - last.atMs > 500;
+      if (last === undefined) return false;
+      const quiet = call.nowMs() - last.atMs;
+      return (quiet > 300 && heard() >= expectedMs - 40) || quiet > 2000;
     },
     timeoutMs,
     'greeting',
   );
-  const frames = call.received.filter((f) => f.payload !== undefined).map((f) => ({ kind: f.kind, payload: f.payload! }));
-  return measureTone(frames).soundMs;
+  return heard();
 }
 
 /** 400 ms of a 300 Hz tone: speech to the recognizer fake, which listens for energy. */
