@@ -5,14 +5,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export const WAIT_MS = 15_000;
 
 /**
- * Polls `probe` every few milliseconds and resolves with its first truthy value; rejects naming
- * `what` when `timeoutMs` passes first.
+ * Polls `probe` every few milliseconds and resolves with its first value that is not false,
+ * undefined or null; rejects naming `what` when `timeoutMs` passes first.
  */
-export async function waitFor<T>(probe: () => T | Promise<T>, what = 'condition', timeoutMs = WAIT_MS): Promise<NonNullable<T>> {
+export async function waitFor<T>(probe: () => T | Promise<T>, what = 'condition', timeoutMs = WAIT_MS): Promise<Exclude<T, false | undefined | null>> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const value = await probe();
-    if (value) return value as NonNullable<T>;
+    if (value !== false && value !== undefined && value !== null) return value as Exclude<T, false | undefined | null>;
     if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(5);
   }

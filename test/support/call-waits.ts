@@ -1,0 +1,41 @@
+/** Waits on what a simulated caller hears: the bot starting to talk, and a reply having ended. */
+import type { SimulatedCall } from '../../src/sim/simulated-call.js';
+import { WAIT_MS, waitFor } from './wait-for.js';
+
+/** Arrival time (ms since connect) of the last voiced frame received after `afterMs`, if any. */
+export function lastVoicedAfter(call: SimulatedCall, afterMs: number): number | undefined {
+  for (let i = call.received.length - 1; i >= 0; i--) {
+    const f = call.received[i]!;
+    if (f.atMs <= afterMs) return undefined;
+    if (f.voiced) return f.atMs;
+  }
+  return undefined;
+}
+
+/** Send time of the caller's last voiced frame (0 before any). */
+export function lastVoicedSent(call: SimulatedCall): number {
+  for (let i = call.sent.length - 1; i >= 0; i--) if (call.sent[i]!.voiced) return call.sent[i]!.atMs;
+  return 0;
+}
+
+/** Resolves with the arrival time of the first voiced frame received after `afterMs`. */
+export function botTalking(call: SimulatedCall, afterMs = 0, timeoutMs = WAIT_MS): Promise<number> {
+  return waitFor(() => call.received.find((f) => f.voiced && f.atMs > afterMs)?.atMs, 'the bot to talk', timeoutMs);
+}
+
+/**
+ * Resolves once the bot has talked after `afterMs` (by default after the caller's last voiced
+ * frame) and then been quiet for `quietMs`, with the arrival time of the reply's last voiced frame.
+ */
+export function replyEnded(call: SimulatedCall, options: { afterMs?: number; quietMs?: number; timeoutMs?: number } = {}): Promise<number> {
+  const after = options.afterMs ?? lastVoicedSent(call);
+  const quietMs = options.quietMs ?? 500;
+  return waitFor(
+    () => {
+      const last = lastVoicedAfter(call, after);
+      return last !== undefined && call.nowMs() - last >= quietMs ? last : undefined;
+    },
+    'the reply to end',
+    options.timeoutMs ?? WAIT_MS * 2,
+  );
+}
