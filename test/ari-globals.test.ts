@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, test, type TestContext } from 'node:test';
 import { createAriClient } from '../src/ari/client.js';
 import { createGlobalCleanup } from '../src/ari/global-cleanup.js';
@@ -13,6 +12,7 @@ import { runCall } from '../src/sim/run-call.js';
 import { SimulatedCall } from '../src/sim/simulated-call.js';
 import { startFakeAri, type FakeAri, type FakeAriRequest } from './fakes/ari-server.js';
 import { ARI_PASSWORD, ARI_USER, closeChannels, startStack, type Stack, type StackOptions } from './support/stack.js';
+import { waitFor as waitUntil } from './support/wait-for.js';
 
 after(() => closeChannels());
 
@@ -20,12 +20,8 @@ const QUICK = { GREETING_TEXT: 'Hello.', BOT_LANGUAGE: 'en' };
 const PREFIX = 'VOICEBOT_';
 const WARN = 40;
 
-async function waitFor(check: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not in ${ms} ms`);
-    await sleep(10);
-  }
+function waitFor(check: () => boolean, ms: number, what: string): Promise<true> {
+  return waitUntil(() => check() || undefined, what, ms);
 }
 
 /** A stack with ARI, closed when the test ends (once, whoever closes it first). */
@@ -50,12 +46,12 @@ const greeted = (call: SimulatedCall) => call.received.some((f) => f.voiced);
 
 /**
  * The globals left in Asterisk: none once the cleanup deleted them, checked again after closing
- * the stack (nothing can be written or deleted after that); otherwise what is left after 10 s.
+ * the stack (nothing can be written or deleted after that); otherwise what is left after 20 s.
  */
 async function globalsLeft(stack: Stack): Promise<string[]> {
   const ari = stack.ari!;
   try {
-    await waitFor(() => ari.listGlobals(PREFIX).length === 0, 10_000, 'globals deleted');
+    await waitFor(() => ari.listGlobals(PREFIX).length === 0, 20_000, 'globals deleted');
   } catch {
     return ari.listGlobals(PREFIX);
   }
@@ -87,7 +83,7 @@ describe('a call leaves no globals in Asterisk', { concurrency: 4 }, () => {
     dial(stack.ari!, uuid, '1732440000.2');
     const order = await readWav(new URL('../../shared/audio/en-order-8k.wav', import.meta.url).pathname);
     const summary = stack.nextSummary();
-    await runCall({ port: stack.port, uuid, sampleRate: 8000, turns: [{ pcm: order.pcm, sampleRate: order.sampleRate, at: 300 }], hangupAfterMs: 15_000 });
+    await runCall({ port: stack.port, uuid, sampleRate: 8000, turns: [{ pcm: order.pcm, sampleRate: order.sampleRate, at: 300 }], hangupAfterMs: 60_000 });
     assert.equal((await summary).outcome, 'bot_hangup');
     assert.equal(stack.ari!.channels.has('1732440000.2'), false, 'the caller was hung up through ARI');
     assert.deepEqual(await globalsLeft(stack), []);
@@ -98,7 +94,7 @@ describe('a call leaves no globals in Asterisk', { concurrency: 4 }, () => {
     const uuid = '10000000-0000-4000-8000-000000000003';
     dial(stack.ari!, uuid, '1732440000.3');
     const summary = stack.nextSummary();
-    await runCall({ port: stack.port, uuid, sampleRate: 8000, hangupAfterMs: 15_000 });
+    await runCall({ port: stack.port, uuid, sampleRate: 8000, hangupAfterMs: 60_000 });
     assert.equal((await summary).outcome, 'inactivity');
     assert.deepEqual(await globalsLeft(stack), []);
   });
@@ -108,7 +104,7 @@ describe('a call leaves no globals in Asterisk', { concurrency: 4 }, () => {
     const uuid = '10000000-0000-4000-8000-000000000004';
     dial(stack.ari!, uuid, '1732440000.4');
     const summary = stack.nextSummary();
-    await runCall({ port: stack.port, uuid, sampleRate: 16000, hangupAfterMs: 15_000 });
+    await runCall({ port: stack.port, uuid, sampleRate: 16000, hangupAfterMs: 60_000 });
     assert.equal((await summary).outcome, 'max_duration');
     assert.deepEqual(await globalsLeft(stack), []);
   });
@@ -259,7 +255,7 @@ describe('the cleanup queue', () => {
       const client = createAriClient({ url: ari.url, user: ARI_USER, password: 'wrong', timeoutMs: 1_000 });
       const cleanup = createGlobalCleanup({ ari: client, delayMs: 10, log: silentLogger(), retryMinMs: 10 });
       cleanup.schedule(['VOICEBOT_XFER_x']);
-      await waitFor(() => cleanup.pending === 0, 2_000, 'refusal settled');
+      await waitFor(() => cleanup.pending === 0, 15_000, 'refusal settled');
       await cleanup.close();
       assert.equal(ari.requests.filter(isDeletion).length, 1);
       assert.deepEqual(ari.listGlobals(PREFIX), ['VOICEBOT_XFER_x=sales']);

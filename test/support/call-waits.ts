@@ -25,15 +25,22 @@ export function botTalking(call: SimulatedCall, afterMs = 0, timeoutMs = WAIT_MS
 
 /**
  * Resolves once the bot has talked after `afterMs` (by default after the caller's last voiced
- * frame) and then been quiet for `quietMs`, with the arrival time of the reply's last voiced frame.
+ * frame) and then sent `quietMs` of silence, with the arrival time of the reply's last voiced frame.
+ * The silence is counted in frames received, not in time: a stalled test process that reads a
+ * batch of frames late does not take the stall for the end of the reply.
  */
 export function replyEnded(call: SimulatedCall, options: { afterMs?: number; quietMs?: number; timeoutMs?: number } = {}): Promise<number> {
   const after = options.afterMs ?? lastVoicedSent(call);
-  const quietMs = options.quietMs ?? 500;
+  const quietFrames = Math.ceil((options.quietMs ?? 500) / 20);
   return waitFor(
     () => {
-      const last = lastVoicedAfter(call, after);
-      return last !== undefined && call.nowMs() - last >= quietMs ? last : undefined;
+      const received = call.received;
+      let silent = 0;
+      for (let i = received.length - 1; i >= 0 && received[i]!.atMs > after; i--) {
+        if (received[i]!.voiced) return silent >= quietFrames ? received[i]!.atMs : undefined;
+        silent++;
+      }
+      return undefined;
     },
     'the reply to end',
     options.timeoutMs ?? WAIT_MS * 2,
