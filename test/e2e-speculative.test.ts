@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { readWav } from '../src/audio/wav.js';
-import { runCall } from '../src/sim/run-call.js';
+import { converse } from './support/call-waits.js';
 import { closeChannels, startStack } from './support/stack.js';
 
 const audio = (name: string) => readWav(new URL(`../../shared/audio/${name}`, import.meta.url).pathname);
@@ -22,7 +22,7 @@ describe('speculative replies', { concurrency: true }, () => {
     try {
       const order = await audio('en-order-16k.wav');
       const summary = stack.nextSummary();
-      const report = await runCall({ port: stack.port, sampleRate: 16000, turns: [{ pcm: order.pcm, sampleRate: order.sampleRate, at: 700 }], replyEndSilenceMs: 400 });
+      const report = await converse({ port: stack.port, sampleRate: 16000 }, [order.pcm]);
       const done = await summary;
       assert.equal(done.turns.length, 1);
       assert.equal(done.turns[0]!.speculative, true, 'the reply was not the speculative one');
@@ -47,7 +47,7 @@ describe('speculative replies', { concurrency: true }, () => {
     try {
       const wait = await audio('en-wait-16k.wav');
       const summary = stack.nextSummary();
-      const report = await runCall({ port: stack.port, sampleRate: 16000, turns: [{ pcm: wait.pcm, sampleRate: wait.sampleRate, at: 700 }], replyEndSilenceMs: 400 });
+      const report = await converse({ port: stack.port, sampleRate: 16000 }, [wait.pcm]);
       const done = await summary;
       assert.equal(done.turns[0]!.speculative, false);
       assert.ok(report.turns[0]!.latencyMs !== undefined, 'no reply was heard');

@@ -1,5 +1,6 @@
 /** Waits on what a simulated caller hears: the bot starting to talk, and a reply having ended. */
-import type { SimulatedCall } from '../../src/sim/simulated-call.js';
+import { SimulatedCall, type SimulatedCallOptions } from '../../src/sim/simulated-call.js';
+import { turnReports, type TurnReport } from '../../src/sim/turns.js';
 import { WAIT_MS, waitFor } from './wait-for.js';
 
 /** Arrival time (ms since connect) of the last voiced frame received after `afterMs`, if any. */
@@ -45,4 +46,23 @@ export function replyEnded(call: SimulatedCall, options: { afterMs?: number; qui
     'the reply to end',
     options.timeoutMs ?? WAIT_MS * 2,
   );
+}
+
+/**
+ * Places a call, waits for the greeting to end, then says each utterance once the bot's answer to
+ * the previous one has been heard to the end; hangs up after the last answer.
+ */
+export async function converse(
+  options: SimulatedCallOptions,
+  utterances: readonly Buffer[],
+  { quietMs = 400 }: { quietMs?: number } = {},
+): Promise<{ call: SimulatedCall; turns: TurnReport[] }> {
+  const call = await SimulatedCall.connect(options);
+  await replyEnded(call, { afterMs: 0, quietMs: 300 });
+  for (const pcm of utterances) {
+    await call.play(pcm);
+    await replyEnded(call, { quietMs });
+  }
+  await call.hangUp();
+  return { call, turns: turnReports(call) };
 }
