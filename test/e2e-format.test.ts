@@ -2,11 +2,13 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { readWav } from '../src/audio/wav.js';
 import type { Message } from '../src/audiosocket/codec.js';
-import { loadCapture, replayCapture } from '../src/sim/capture.js';
+import { loadCapture, type Capture } from '../src/sim/capture.js';
 import { runCall } from '../src/sim/run-call.js';
 import { measureTone } from '../src/sim/tone.js';
 import { expectedSpeechMs } from './fakes/yandex-tts-server.js';
-import { closeChannels, startStack } from './support/stack.js';
+import { replayUntilClosed } from './support/replay.js';
+import { closeChannels, startStack, type Stack } from './support/stack.js';
+import { waitFor } from './support/wait-for.js';
 
 const capture = (name: string) => loadCapture(new URL(`../../shared/captures/${name}.bin`, import.meta.url).pathname);
 const audio = (name: string) => readWav(new URL(`../../shared/audio/${name}`, import.meta.url).pathname);
@@ -52,6 +54,23 @@ function assertHeard(frames: AudioMessage[], text: string, what: string): void {
   assert.ok(Math.abs(tone.soundMs - expected) <= 60, `${what}: ${tone.soundMs} ms of sound, synthesized ${expected} ms`);
 }
 
+/**
+ * Replays the first `durationMs` of a capture, then holds the line until the bot has said `reply`
+ * to the end, when the server hangs up: however slowly a loaded machine gets there.
+ */
+async function replayUntilReply(stack: Stack, capture: Capture, durationMs: number, reply: string): Promise<{ received: Message[] }> {
+  const replay = replayUntilClosed(stack.port, capture, durationMs);
+  const call = await waitFor(() => stack.server.calls()[0], 'the call');
+  const t0 = capture.messages[0]?.atMs ?? 0;
+  const audioFrames = capture.messages.filter((m) => m.atMs - t0 <= durationMs && m.kind >= 0x10 && m.kind <= 0x18).length;
+  await waitFor(() => stack.server.stats.framesIn >= audioFrames, 'the replayed audio to arrive');
+  await waitFor(() => stack.tts.requests.some((r) => r.text === reply), 'the reply to be synthesized');
+  await waitFor(() => !call.playout.idle, 'the reply to start playing');
+  await call.playout.whenIdle();
+  call.hangUp();
+  return { received: await replay };
+}
+
 describe('one audio format per moment, with real Asterisk timing', { concurrency: true }, () => {
   test('Dial form, 16 kHz after 1.5 s of nothing: recognizer at 16 kHz, greeting and reply at their true pitch and length', async () => {
     const stack = await startStack({
@@ -62,7 +81,7 @@ describe('one audio format per moment, with real Asterisk timing', { concurrency
     });
     try {
       // UUID, 1.5 s of nothing, then 0x12 frames; stop after the first utterance and its pause.
-      const result = await replayCapture({ port: stack.port, capture: await capture('dial-slin16'), durationMs: 4100, holdMs: 3500 });
+      const result = await replayUntilReply(stack, await capture('dial-slin16'), 4100, REPLY);
       const session = stack.stt.sessions[0];
       assert.ok(session, 'the recognizer was never opened');
       assert.equal(stack.stt.sessions.length, 1, 'one recognizer stream, opened once');
@@ -92,7 +111,7 @@ describe('one audio format per moment, with real Asterisk timing', { concurrency
     });
     try {
       // UUID, then the digits 1 2 3 # and no audio frame at all (the caller's leg is in Wait()).
-      const result = await replayCapture({ port: stack.port, capture: await capture('app-8k-dtmf'), durationMs: 3400, holdMs: 3000 });
+      const result = await replayUntilReply(stack, await capture('app-8k-dtmf'), 3400, REPLY);
       assert.equal(stack.stt.sessions.length, 0, 'a recognizer opened with nothing to recognize');
       assert.match(JSON.stringify(stack.llm.requests[0]?.body.messages), /123#/);
       const said = phrases(result.received);
@@ -121,6 +140,7 @@ describe('one audio format per moment, with real Asterisk timing', { concurrency
         silentStartMs: 1500,
         turns: [{ pcm: order.pcm, sampleRate: order.sampleRate, at: 1600 }],
         replyEndSilenceMs: 400,
+        replyTimeoutMs: 60_000,
       });
       assert.equal(report.error, undefined);
       assert.equal(Number(stack.stt.sessions[0]?.options?.recognition_model?.audio_format?.raw_audio?.sample_rate_hertz), 8000);
