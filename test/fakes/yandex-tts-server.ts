@@ -62,6 +62,8 @@ export interface RecordedTtsRequest {
   cancelled: boolean;
   /** Milliseconds from the request's arrival to its first audio message (undefined if none). */
   firstChunkMs: number | undefined;
+  /** performance.now() when the whole audio had been sent (undefined until then). */
+  endedAt: number | undefined;
 }
 
 /** A running fake: its `host:port`, what it received, and its knobs. */
@@ -122,6 +124,7 @@ export async function startFakeYandexTts(options: Partial<FakeTtsOptions> = {}):
         folderId: call.metadata.get('x-folder-id')[0]?.toString(),
         cancelled: false,
         firstChunkMs: undefined,
+        endedAt: undefined,
       };
       requests.push(record);
       open.add(call);
@@ -166,6 +169,7 @@ export async function startFakeYandexTts(options: Partial<FakeTtsOptions> = {}):
           call.write({ audio_chunk: { data }, start_ms: Math.round((offset / 2 / rate) * 1000), length_ms: Math.round((data.length / 2 / rate) * 1000) });
           sent++;
         }
+        record.endedAt = performance.now();
         call.end();
       } catch {
         // Aborted by a client cancel: nothing more to send.
