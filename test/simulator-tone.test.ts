@@ -33,11 +33,14 @@ function messages(kind: number, pcm: Buffer, bytes: number): Buffer[] {
   return out;
 }
 
+/** Writes one frame per 20 ms against an absolute clock, as the real server does. */
 async function paced(socket: Socket, frames: readonly Buffer[]): Promise<void> {
+  let next = performance.now();
   for (const frame of frames) {
     if (socket.destroyed) return;
     socket.write(frame);
-    await sleep(20);
+    next += 20;
+    await sleep(Math.max(0, next - performance.now()));
   }
 }
 
@@ -92,7 +95,8 @@ describe('call simulator: what the caller heard', { concurrency: true }, () => {
         const turn = report.turns[0]!;
         near(turn.toneHz, c.hz, c.hz * 0.01, 'reply Hz');
         near(turn.soundMs, c.soundMs, 1, 'reply sound ms');
-        near(turn.replyMs, 400, 150, 'reply wall-clock ms');
+        // Wall-clock time, whatever the sound: 400 ms of frames even where they sound 800 ms.
+        assert.ok(turn.replyMs !== undefined && turn.replyMs >= 350 && turn.replyMs < 700, `reply wall-clock ms: ${turn.replyMs}`);
         const text = formatCallReport(report);
         assert.equal(reportCell(text, 'tone Hz'), String(Math.round(turn.toneHz!)));
         assert.equal(reportCell(text, 'sound ms'), String(Math.round(turn.soundMs!)));
@@ -110,17 +114,22 @@ describe('call simulator: what the caller heard', { concurrency: true }, () => {
     const server = await startAudioSocketPeer((socket, seen) => {
       void (async () => {
         let offset = 0;
+        let next = performance.now();
         while (offset < pcm.length && !socket.destroyed) {
           const switched = audioOf(seen).length > 0;
           const bytes = switched ? 640 : 320;
           socket.write(encodeAudio(switched ? 0x12 : 0x10, pcm.subarray(offset, offset + bytes)));
           offset += bytes;
-          await sleep(20);
+          next += 20;
+          await sleep(Math.max(0, next - performance.now()));
         }
+        // The whole greeting is out: end the call, however long a loaded machine took.
+        if (!socket.destroyed) socket.write(HANGUP_MESSAGE);
       })();
     });
     try {
-      const report = await runCall({ port: server.port, sampleRate: 16000, silentStartMs: 400, hangupAfterMs: 1300 });
+      const report = await runCall({ port: server.port, sampleRate: 16000, silentStartMs: 400, hangupAfterMs: 30_000 });
+      assert.equal(report.endedBy, 'server-hangup');
       const parts = report.greeting.byRate ?? [];
       assert.deepEqual(parts.map((p) => p.sampleRate), [8000, 16000]);
       near(parts[0]!.toneHz, 440, 4, '0x10 part Hz');
@@ -184,13 +193,15 @@ describe('call simulator: what the caller heard', { concurrency: true }, () => {
         sampleRate: 16000,
         silentStartMs: 500,
         turns: [{ pcm: sine(500, 16000, 100), sampleRate: 16000, at: 0 }],
-        hangupAfterMs: 800,
+        hangupAfterMs: 1500,
       });
       await server.sessions[0]!.closedAt;
       const seen = server.sessions[0]!.seen;
       assert.equal(seen[0]!.message.type, 'uuid');
       const first = audioOf(seen)[0]!;
-      assert.ok(first.at - seen[0]!.at >= 490, `first audio ${(first.at - seen[0]!.at).toFixed(1)} ms after the UUID`);
+      // Seen by the peer, whose loaded event loop may note the UUID late: a loose bound here,
+      // the exact one on the sender's own clock below.
+      assert.ok(first.at - seen[0]!.at >= 250, `first audio ${(first.at - seen[0]!.at).toFixed(1)} ms after the UUID`);
       assert.ok(first.kind === 0x12 && isVoiced(first.payload), 'the first frame is the turn, not line silence');
       assert.ok(report.turns[0]!.startMs >= 495, `turn started at ${report.turns[0]!.startMs} ms`);
     } finally {
@@ -207,7 +218,8 @@ describe('call simulator: what the caller heard', { concurrency: true }, () => {
       const seen = server.sessions[0]!.seen;
       const first = audioOf(seen)[0]!;
       assert.equal(seen[0]!.message.type, 'uuid');
-      assert.ok(first.at - seen[0]!.at >= 1450, `first audio ${(first.at - seen[0]!.at).toFixed(1)} ms after the UUID`);
+      // Seen by the peer, whose loaded event loop may note the UUID late.
+      assert.ok(first.at - seen[0]!.at >= 1000, `first audio ${(first.at - seen[0]!.at).toFixed(1)} ms after the UUID`);
       assert.equal(first.kind, 0x12);
     } finally {
       await server.close();
