@@ -74,7 +74,7 @@ describe('a call leaves no globals in Asterisk', { concurrency: 4 }, () => {
 
   test('bot hang-up through the model', async (t) => {
     const stack = await open(t, {
-      stt: { finalText: () => 'that is all thank you', eouSilenceMs: 300 },
+      stt: { finalText: () => 'that is all thank you', eouSilenceMs: 800 },
       llm: { script: [{ text: 'Goodbye!', toolCalls: [{ name: 'hang_up', arguments: '{"reason":"caller is done"}' }] }] },
       tts: { msPerChar: 10 },
       env: { ...QUICK, ARI_CLEANUP_DELAY_MS: '50' },

@@ -17,39 +17,44 @@ after(() => closeChannels());
 
 const MS_PER_CHAR = 40;
 const GREETING = 'Здравствуйте, чем могу помочь?';
+// Long enough (2.5 s) to be still playing when the caller's first frame comes 1.5 s into the call.
+const LONG_GREETING = 'Здравствуйте! Вы позвонили в службу доставки, чем могу помочь?';
 const REPLY = 'Доставка стоит сто рублей.';
 // Barge-in off: the caller of a capture talks over the bot, and these tests measure whole phrases.
 const ENV = { GREETING_TEXT: GREETING, BOT_LANGUAGE: 'ru', BARGE_IN: 'false', LOG_LEVEL: 'info' };
 
 type AudioMessage = Extract<Message, { type: 'audio' }>;
 
-/** Splits received audio into what the bot said: runs of voiced frames apart by ≥ 200 ms of silence. */
-function phrases(received: readonly Message[]): AudioMessage[][] {
-  const out: AudioMessage[][] = [];
-  let current: AudioMessage[] = [];
-  let quiet = 0;
-  for (const m of received) {
-    if (m.type !== 'audio') continue;
-    const voiced = measureTone([m]).voicedFrames > 0;
-    if (voiced) {
-      if (current.length > 0 && quiet >= 10) {
-        out.push(current);
-        current = [];
-      }
-      current.push(m);
-      quiet = 0;
-    } else if (current.length > 0) {
-      quiet++;
-      if (quiet < 10) current.push(m);
-    }
-  }
-  if (current.length > 0) out.push(current);
-  return out;
+/** The reply sounds at another pitch than the greeting, so that frames tell which one they carry. */
+const GREETING_HZ = 440;
+const REPLY_HZ = 660;
+
+/**
+ * Once the greeting has been synthesized (at start-up, for both entry rates), whatever the fake
+ * synthesizes next sounds at REPLY_HZ.
+ */
+async function replyAtItsOwnPitch(stack: Stack, greeting = GREETING): Promise<void> {
+  await waitFor(() => [8000, 16000].every((rate) => stack.tts.requests.some((r) => r.text === greeting && r.sampleRate === rate)), 'the greeting synthesis');
+  stack.tts.options.toneHz = REPLY_HZ;
 }
 
-function assertHeard(frames: AudioMessage[], text: string, what: string): void {
+/** The bot's voiced frames, told apart by their pitch (not by the pause between them, which load can close). */
+function voices(received: readonly Message[]): { greeting: AudioMessage[]; reply: AudioMessage[] } {
+  const greeting: AudioMessage[] = [];
+  const reply: AudioMessage[] = [];
+  for (const m of received) {
+    if (m.type !== 'audio') continue;
+    const { toneHz, voicedFrames } = measureTone([m]);
+    if (voicedFrames === 0 || toneHz === undefined) continue;
+    (toneHz < (GREETING_HZ + REPLY_HZ) / 2 ? greeting : reply).push(m);
+  }
+  return { greeting, reply };
+}
+
+function assertHeard(frames: AudioMessage[], text: string, hz: number, what: string): void {
+  assert.ok(frames.length > 0, `${what} was not heard`);
   const tone = measureTone(frames);
-  assert.ok(tone.toneHz !== undefined && Math.abs(tone.toneHz - 440) < 10, `${what} heard at ${tone.toneHz} Hz, not 440 Hz`);
+  assert.ok(tone.toneHz !== undefined && Math.abs(tone.toneHz - hz) < 10, `${what} heard at ${tone.toneHz} Hz, not ${hz} Hz`);
   const expected = expectedSpeechMs(text, MS_PER_CHAR);
   assert.ok(Math.abs(tone.soundMs - expected) <= 60, `${what}: ${tone.soundMs} ms of sound, synthesized ${expected} ms`);
 }
@@ -74,12 +79,13 @@ async function replayUntilReply(stack: Stack, capture: Capture, durationMs: numb
 describe('one audio format per moment, with real Asterisk timing', { concurrency: true }, () => {
   test('Dial form, 16 kHz after 1.5 s of nothing: recognizer at 16 kHz, greeting and reply at their true pitch and length', async () => {
     const stack = await startStack({
-      stt: { finalText: () => 'Сколько стоит доставка?' },
+      stt: { finalText: () => 'Сколько стоит доставка?', eouSilenceMs: 800 },
       llm: { script: [{ text: REPLY }] },
       tts: { msPerChar: MS_PER_CHAR },
-      env: ENV,
+      env: { ...ENV, GREETING_TEXT: LONG_GREETING },
     });
     try {
+      await replyAtItsOwnPitch(stack, LONG_GREETING);
       // UUID, 1.5 s of nothing, then 0x12 frames; stop after the first utterance and its pause.
       const result = await replayUntilReply(stack, await capture('dial-slin16'), 4100, REPLY);
       const session = stack.stt.sessions[0];
@@ -89,14 +95,13 @@ describe('one audio format per moment, with real Asterisk timing', { concurrency
       // Told 16 kHz and fed 16 kHz: the PCM it got lasts, at 16 kHz, as long as the caller spoke (2.6 s).
       const pcmMs = (session.bytes / 2 / 16000) * 1000;
       assert.ok(pcmMs > 2300 && pcmMs < 2700, `${pcmMs} ms of audio at 16 kHz for 2.6 s sent`);
-      const said = phrases(result.received);
-      assert.equal(said.length, 2, `${said.length} phrases heard`);
-      // The greeting began under the 8 kHz fallback and went on across the switch to 0x12.
-      const kinds = new Set(said[0]!.map((m) => m.kind));
-      assert.deepEqual([...kinds].sort(), [0x10, 0x12]);
-      assertHeard(said[0]!, GREETING, 'the greeting');
-      assert.ok(said[1]!.every((m) => m.kind === 0x12 && m.payload.length === 640), 'the reply is written in 16 kHz frames');
-      assertHeard(said[1]!, REPLY, 'the reply');
+      const said = voices(result.received);
+      // The greeting began under the 8 kHz fallback and went on across the switch to 0x12, once.
+      const kinds = said.greeting.map((m) => m.kind).filter((kind, i, all) => kind !== all[i - 1]);
+      assert.deepEqual(kinds, [0x10, 0x12]);
+      assertHeard(said.greeting, LONG_GREETING, GREETING_HZ, 'the greeting');
+      assert.ok(said.reply.every((m) => m.kind === 0x12 && m.payload.length === 640), 'the reply is written in 16 kHz frames');
+      assertHeard(said.reply, REPLY, REPLY_HZ, 'the reply');
       assert.equal(stack.tts.requests.at(-1)!.sampleRate, 16000, 'the reply is synthesized at the wire rate');
     } finally {
       await stack.close();
@@ -110,15 +115,15 @@ describe('one audio format per moment, with real Asterisk timing', { concurrency
       env: ENV,
     });
     try {
+      await replyAtItsOwnPitch(stack);
       // UUID, then the digits 1 2 3 # and no audio frame at all (the caller's leg is in Wait()).
       const result = await replayUntilReply(stack, await capture('app-8k-dtmf'), 3400, REPLY);
       assert.equal(stack.stt.sessions.length, 0, 'a recognizer opened with nothing to recognize');
       assert.match(JSON.stringify(stack.llm.requests[0]?.body.messages), /123#/);
-      const said = phrases(result.received);
-      assert.equal(said.length, 2, `${said.length} phrases heard`);
-      for (const phrase of said) assert.ok(phrase.every((m) => m.kind === 0x10 && m.payload.length === 320));
-      assertHeard(said[0]!, GREETING, 'the greeting');
-      assertHeard(said[1]!, REPLY, 'the reply');
+      const said = voices(result.received);
+      for (const phrase of [said.greeting, said.reply]) assert.ok(phrase.every((m) => m.kind === 0x10 && m.payload.length === 320));
+      assertHeard(said.greeting, GREETING, GREETING_HZ, 'the greeting');
+      assertHeard(said.reply, REPLY, REPLY_HZ, 'the reply');
     } finally {
       await stack.close();
     }
@@ -126,7 +131,7 @@ describe('one audio format per moment, with real Asterisk timing', { concurrency
 
   test('a μ-law caller silent for 1.5 s: the recognizer is told 8 kHz and the reply is heard in μ-law at 440 Hz', async () => {
     const stack = await startStack({
-      stt: { finalText: () => 'Сколько стоит доставка?', eouSilenceMs: 300 },
+      stt: { finalText: () => 'Сколько стоит доставка?', eouSilenceMs: 800 },
       llm: { script: [{ text: REPLY }] },
       tts: { msPerChar: MS_PER_CHAR },
       env: ENV,

@@ -131,6 +131,8 @@ test('random bytes on thousands of live connections end only those calls', async
 
     assert.deepEqual(failures, []);
     const stats = server.stats;
+    // The peers run ahead of the server's accept loop on a loaded machine: it catches up.
+    await waitFor(() => stats.accepted >= total + 1, 'every connection accepted');
     assert.equal(stats.accepted, total + 1);
     assert.ok(stats.protocolErrors + stats.handshakeFailures > total / 3, `${stats.protocolErrors} protocol errors`);
     await waitFor(() => server.activeCalls === 1, 'only the good call to be left');
