@@ -48,11 +48,10 @@ describe('playout', { concurrency: true }, () => {
     const t0 = performance.now();
     await withPlayout(playout, async () => {
       playout.start();
-      await sleep(500);
+      await waitFor(() => frames.length >= 25, 'frames');
     });
     const elapsed = performance.now() - t0;
     const n = frames.length;
-    assert.ok(n >= 5, `${n} frames`);
     assert.ok(n <= elapsed / 20 + 3, `${n} frames in ${elapsed} ms: faster than real time`);
     // On a loaded machine the clock may re-anchor; every frame plus the skipped time accounts for the elapsed time.
     const accounted = n * 20 + playout.stats.lostMs;

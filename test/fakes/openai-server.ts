@@ -19,6 +19,8 @@ export interface FakeReply {
   stallAfterTokens?: number;
   /** Never answer at all: no headers, no body. */
   hang?: boolean;
+  /** Answer only once this resolves: a model as slow as the test needs it to be. */
+  after?: () => Promise<unknown>;
   finishReason?: string;
 }
 
@@ -110,7 +112,7 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
     baseUrl: `http://127.0.0.1:${port}/v1`,
     requests,
     abortedCount,
-    async waitForAborted(count, timeoutMs = 2000) {
+    async waitForAborted(count, timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;
       while (abortedCount() < count) {
         const left = deadline - Date.now();
@@ -151,6 +153,8 @@ async function play(res: ServerResponse, record: RecordedRequest, reply: FakeRep
   const closed = new Promise<void>((resolve) => res.once('close', resolve));
   let gone = false;
   void closed.then(() => (gone = true));
+  if (reply.after) await Promise.race([reply.after(), closed]);
+  if (gone) return;
   const sleep = (ms: number) =>
     ms <= 0 ? Promise.resolve() : Promise.race([new Promise<void>((r) => setTimeout(r, ms).unref()), closed]);
 
