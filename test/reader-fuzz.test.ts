@@ -106,12 +106,17 @@ test('random bytes on thousands of live connections end only those calls', async
     good.on('data', () => arrivals.push(performance.now()));
 
     const rand = prng(7);
+    let connected = 1;
     const fuzzOne = async (i: number): Promise<void> => {
       const socket: Socket = connect(port, '127.0.0.1');
       socket.on('error', () => {});
       socket.on('data', () => {});
       const closed = once(socket, 'close');
       await once(socket, 'connect');
+      // The kernel completes a connection before the server accepts it: a starved server would let
+      // the peers overflow its accept queue, and the kernel would drop connections it never saw.
+      const mine = ++connected;
+      await waitFor(() => server.stats.accepted >= mine, 'the server to accept the connection');
       const input = i % 3 === 0 ? randomBytes(rand, 1 + Math.floor(rand() * 300)) : mutatedStream(rand);
       for (const chunk of randomSplit(rand, input)) socket.write(chunk);
       // A valid-looking stream stays open as a call; the peer then hangs up itself.
