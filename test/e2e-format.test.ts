@@ -6,7 +6,7 @@ import { loadCapture, type Capture } from '../src/sim/capture.js';
 import { runCall } from '../src/sim/run-call.js';
 import { measureTone } from '../src/sim/tone.js';
 import { expectedSpeechMs } from './fakes/yandex-tts-server.js';
-import { replayUntilClosed } from './support/replay.js';
+import { replayUntilClosed, type ReplayHold } from './support/replay.js';
 import { closeChannels, startStack, type Stack } from './support/stack.js';
 import { waitFor } from './support/wait-for.js';
 
@@ -21,9 +21,7 @@ const GREETING = 'Здравствуйте, чем могу помочь?';
 const LONG_GREETING = 'Здравствуйте! Вы позвонили в службу доставки, чем могу помочь?';
 const REPLY = 'Доставка стоит сто рублей.';
 // Barge-in off: the caller of a capture talks over the bot, and these tests measure whole phrases.
-// The model answers once the greeting has been played: a turn that came earlier would cut it
-// short, as it should, and a loaded machine plays the greeting more slowly than real time.
-const ENV = { GREETING_TEXT: GREETING, BOT_LANGUAGE: 'ru', BARGE_IN: 'false', LOG_LEVEL: 'info', LLM_FIRST_TOKEN_TIMEOUT_MS: '60000' };
+const ENV = { GREETING_TEXT: GREETING, BOT_LANGUAGE: 'ru', BARGE_IN: 'false', LOG_LEVEL: 'info' };
 
 type AudioMessage = Extract<Message, { type: 'audio' }>;
 
@@ -40,7 +38,10 @@ async function replyAtItsOwnPitch(stack: Stack, greeting = GREETING): Promise<vo
   stack.tts.options.toneHz = REPLY_HZ;
 }
 
-/** Resolves once the call's playout has written every frame of the greeting. */
+/**
+ * Resolves once the call's playout has written every frame of the greeting. A turn that starts
+ * earlier cuts the greeting short, as it should, and a loaded machine plays it slower than real time.
+ */
 async function greetingPlayed(stack: Stack, greeting: string): Promise<void> {
   const call = await waitFor(() => stack.server.calls()[0], 'the call');
   const frames = Math.floor(expectedSpeechMs(greeting, MS_PER_CHAR) / 20);
@@ -72,13 +73,13 @@ function assertHeard(frames: AudioMessage[], text: string, hz: number, what: str
  * Replays the first `durationMs` of a capture, then holds the line until the bot has said `reply`
  * to the end, when the server hangs up: however slowly a loaded machine gets there.
  */
-async function replayUntilReply(stack: Stack, capture: Capture, durationMs: number, reply: string): Promise<{ received: Message[] }> {
-  const replay = replayUntilClosed(stack.port, capture, durationMs);
+async function replayUntilReply(stack: Stack, capture: Capture, durationMs: number, reply: string, hold?: ReplayHold): Promise<{ received: Message[] }> {
+  const replay = replayUntilClosed(stack.port, capture, durationMs, hold);
   const call = await waitFor(() => stack.server.calls()[0], 'the call');
   const t0 = capture.messages[0]?.atMs ?? 0;
   const audioFrames = capture.messages.filter((m) => m.atMs - t0 <= durationMs && m.kind >= 0x10 && m.kind <= 0x18).length;
   await waitFor(() => stack.server.stats.framesIn >= audioFrames, 'the replayed audio to arrive');
-  await waitFor(() => stack.tts.requests.some((r) => r.text === reply), 'the reply to be synthesized');
+  await waitFor(() => stack.tts.requests.some((r) => r.text === reply), 'the reply to be synthesized', 60_000);
   await waitFor(() => !call.playout.idle, 'the reply to start playing');
   await call.playout.whenIdle();
   call.hangUp();
@@ -87,9 +88,10 @@ async function replayUntilReply(stack: Stack, capture: Capture, durationMs: numb
 
 describe('one audio format per moment, with real Asterisk timing', { concurrency: true }, () => {
   test('Dial form, 16 kHz after 1.5 s of nothing: recognizer at 16 kHz, greeting and reply at their true pitch and length', async () => {
-    const stack: Stack = await startStack({
-      stt: { finalText: () => 'Сколько стоит доставка?', eouSilenceMs: 800 },
-      llm: { script: [{ text: REPLY, after: () => greetingPlayed(stack, LONG_GREETING) }] },
+    const stack = await startStack({
+      // The utterance ends 3 s after the caller stops: time for a slow machine to finish the greeting.
+      stt: { finalText: () => 'Сколько стоит доставка?', eouSilenceMs: 3000 },
+      llm: { script: [{ text: REPLY }] },
       tts: { msPerChar: MS_PER_CHAR },
       env: { ...ENV, GREETING_TEXT: LONG_GREETING },
     });
@@ -118,15 +120,17 @@ describe('one audio format per moment, with real Asterisk timing', { concurrency
   });
 
   test('application form, 8 kHz, DTMF before any audio: no recognizer until audio, the reply at its true pitch', async () => {
-    const stack: Stack = await startStack({
-      llm: { script: [{ text: REPLY, after: () => greetingPlayed(stack, GREETING) }] },
+    const stack = await startStack({
+      llm: { script: [{ text: REPLY }] },
       tts: { msPerChar: MS_PER_CHAR },
       env: ENV,
     });
     try {
       await replyAtItsOwnPitch(stack);
       // UUID, then the digits 1 2 3 # and no audio frame at all (the caller's leg is in Wait()).
-      const result = await replayUntilReply(stack, await capture('app-8k-dtmf'), 3400, REPLY);
+      // The digits (from 2.2 s) wait for the greeting to be over, however long a loaded machine takes.
+      const hold = { atMs: 2000, until: () => greetingPlayed(stack, GREETING) };
+      const result = await replayUntilReply(stack, await capture('app-8k-dtmf'), 3400, REPLY, hold);
       assert.equal(stack.stt.sessions.length, 0, 'a recognizer opened with nothing to recognize');
       assert.match(JSON.stringify(stack.llm.requests[0]?.body.messages), /123#/);
       const said = voices(result.received);

@@ -23,8 +23,9 @@ function config(env: Record<string, string> = {}): LlmConfig {
   const reader = new EnvReader({
     OPENAI_BASE_URL: fake.baseUrl,
     BOT_LANGUAGE: 'en',
-    LLM_FIRST_TOKEN_TIMEOUT_MS: '1500',
-    LLM_IDLE_TIMEOUT_MS: '1500',
+    // Budgets a loaded machine stays within; the tests of the budgets set short ones.
+    LLM_FIRST_TOKEN_TIMEOUT_MS: '10000',
+    LLM_IDLE_TIMEOUT_MS: '10000',
     TRANSFER_DESTINATIONS: 'sales=1001,support=1002',
     ...env,
   });

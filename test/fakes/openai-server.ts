@@ -19,8 +19,6 @@ export interface FakeReply {
   stallAfterTokens?: number;
   /** Never answer at all: no headers, no body. */
   hang?: boolean;
-  /** Answer only once this resolves: a model as slow as the test needs it to be. */
-  after?: () => Promise<unknown>;
   finishReason?: string;
 }
 
@@ -153,8 +151,6 @@ async function play(res: ServerResponse, record: RecordedRequest, reply: FakeRep
   const closed = new Promise<void>((resolve) => res.once('close', resolve));
   let gone = false;
   void closed.then(() => (gone = true));
-  if (reply.after) await Promise.race([reply.after(), closed]);
-  if (gone) return;
   const sleep = (ms: number) =>
     ms <= 0 ? Promise.resolve() : Promise.race([new Promise<void>((r) => setTimeout(r, ms).unref()), closed]);
 
