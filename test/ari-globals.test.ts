@@ -66,7 +66,7 @@ describe('a call leaves no globals in Asterisk', { concurrency: 4 }, () => {
     dial(stack.ari!, uuid, '1732440000.1');
     const summary = stack.nextSummary();
     const call = await SimulatedCall.connect({ port: stack.port, uuid, sampleRate: 8000 });
-    await waitFor(() => greeted(call), 20_000, 'greeting');
+    await waitFor(() => greeted(call), 60_000, 'greeting');
     await call.hangUp();
     assert.equal((await summary).outcome, 'caller_hangup');
     assert.deepEqual(await globalsLeft(stack), []);
@@ -74,7 +74,7 @@ describe('a call leaves no globals in Asterisk', { concurrency: 4 }, () => {
 
   test('bot hang-up through the model', async (t) => {
     const stack = await open(t, {
-      stt: { finalText: () => 'that is all thank you', eouSilenceMs: 800 },
+      stt: { finalText: () => 'that is all thank you', eouSilenceMs: 1500 },
       llm: { script: [{ text: 'Goodbye!', toolCalls: [{ name: 'hang_up', arguments: '{"reason":"caller is done"}' }] }] },
       tts: { msPerChar: 10 },
       env: { ...QUICK, ARI_CLEANUP_DELAY_MS: '50' },
@@ -121,7 +121,7 @@ describe('a call leaves no globals in Asterisk', { concurrency: 4 }, () => {
     dial(ari, uuid, '1732440000.5');
     const summary = stack.nextSummary();
     const call = await SimulatedCall.connect({ port: stack.port, uuid, sampleRate: 8000 });
-    await waitFor(() => greeted(call), 20_000, 'greeting');
+    await waitFor(() => greeted(call), 60_000, 'greeting');
     let decision: Promise<Response> | undefined;
     let closedAt = 0;
     call.once('close', () => {
@@ -160,7 +160,7 @@ describe('a call leaves no globals in Asterisk', { concurrency: 4 }, () => {
     const second = stack.nextSummary().then((s) => outcomes.push(s.outcome));
     const a = await SimulatedCall.connect({ port: stack.port, uuid: transferred, sampleRate: 8000 });
     const b = await SimulatedCall.connect({ port: stack.port, uuid: drained, sampleRate: 8000 });
-    await waitFor(() => greeted(a) && greeted(b), 20_000, 'greetings');
+    await waitFor(() => greeted(a) && greeted(b), 60_000, 'greetings');
     a.sendDtmf('0');
     await a.closed;
     assert.equal(ari.globals.get(`VOICEBOT_XFER_${transferred}`), 'operator');
@@ -190,7 +190,7 @@ describe('a call leaves no globals in Asterisk', { concurrency: 4 }, () => {
     const uuid = '20000000-0000-4000-8000-000000000001';
     dial(ari, uuid, '1732440001.1');
     const call = await SimulatedCall.connect({ port: stack.port, uuid, sampleRate: 8000 });
-    await waitFor(() => greeted(call), 20_000, 'greeting');
+    await waitFor(() => greeted(call), 60_000, 'greeting');
     let downAt = 0;
     call.once('close', () => {
       ari.setDown(true);
@@ -217,7 +217,7 @@ describe('a call leaves no globals in Asterisk', { concurrency: 4 }, () => {
     ari.setDown(true);
     const call = await SimulatedCall.connect({ port: stack.port, uuid, sampleRate: 8000 });
     const linkReads = () => ari.requests.filter((r) => r.method === 'GET' && r.path === '/ari/asterisk/variable').length;
-    await waitFor(() => greeted(call) && linkReads() > 0, 20_000, 'greeting and a failed link read');
+    await waitFor(() => greeted(call) && linkReads() > 0, 60_000, 'greeting and a failed link read');
     await call.hangUp();
     await waitFor(() => ari.requests.some(isDeletion), 20_000, 'a deletion attempt');
     assert.deepEqual(ari.listGlobals(PREFIX), [`VOICEBOT_CHAN_${uuid}=1732440001.2`]);

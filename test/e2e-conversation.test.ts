@@ -34,7 +34,7 @@ async function speakAndHear(call: SimulatedCall, pcm: Buffer, heardMs: number): 
 after(() => closeChannels());
 
 // Short fixed phrases and fast fake speech keep these real-time calls short. Where the utterances
-// are counted, 800 ms of silence ends one: a test process stalled for a moment sends a gap, which
+// are counted, 1.5 s of silence ends one: a test process stalled for a moment sends a gap, which
 // the server rightly fills with silence, and 300 ms of it would split an utterance in two.
 const QUICK = { GREETING_TEXT: 'Алло.', BOT_LANGUAGE: 'ru', LOG_LEVEL: 'debug' };
 
@@ -42,7 +42,7 @@ describe('conversation end to end', { concurrency: true }, () => {
   test('a two-turn Russian conversation: both replies are heard and the history carries what was said', async () => {
     const said = ['Здравствуйте, я хотел бы узнать статус моего заказа', 'Да, номер заказа двенадцать тридцать четыре'];
     const stack = await startStack({
-      stt: { finalText: (u) => said[u.serverUtterance] ?? '', eouSilenceMs: 800 },
+      stt: { finalText: (u) => said[u.serverUtterance] ?? '', eouSilenceMs: 1500 },
       llm: { script: [{ text: 'Конечно, назовите, пожалуйста, номер заказа.' }, { text: 'Спасибо! Заказ номер 1234 уже в пути.' }] },
       tts: { msPerChar: 15 },
       env: QUICK,
@@ -97,7 +97,7 @@ describe('conversation end to end', { concurrency: true }, () => {
       'Он собран на складе и передан в службу доставки. Курьер привезёт его завтра до обеда. ' +
       'Перед приездом курьер позвонит вам. Если время неудобно, его можно перенести.';
     const stack = await startStack({
-      stt: { finalText: (u) => ['Какой статус заказа', 'Подождите, одну секунду'][u.serverUtterance] ?? '', eouSilenceMs: 800 },
+      stt: { finalText: (u) => ['Какой статус заказа', 'Подождите, одну секунду'][u.serverUtterance] ?? '', eouSilenceMs: 1500 },
       // The answer to the interruption is slow on purpose: its audio must not be mistaken for the cut reply's.
       llm: { script: [{ text: long, tokenDelayMs: 5 }, { text: 'Да, конечно, жду.', firstTokenMs: 2000 }] },
       tts: { msPerChar: 60 },
@@ -110,9 +110,11 @@ describe('conversation end to end', { concurrency: true }, () => {
       const origin = performance.now() - call.nowMs();
       // The reply lasts ~15 s: the caller talks over it once a second of it has been heard.
       await speakAndHear(call, order, 1000);
+      // Over the bot: while its last frames were voiced (a loaded machine may leave gaps in the reply).
+      await waitFor(() => call.received.length >= 3 && call.received.slice(-3).every((f) => f.voiced), 'the bot talking');
       const interruptedAt = call.nowMs();
       await call.play(wait);
-      await waitFor(() => stack.llm.requests.length >= 2, 'the request that answers the interruption');
+      await waitFor(() => stack.llm.requests.length >= 2, 'the request that answers the interruption', 60_000);
       await call.hangUp();
       // The decision that cut the long reply (a slow machine may also see the greeting cut).
       const barge = stack.observed.bargeIns.map((at) => at - origin).find((at) => at >= interruptedAt);
@@ -209,7 +211,7 @@ describe('barge-in false alarm', () => {
   test('speech that turns out to be noise resumes the cut reply where it stopped, without repeating it', async () => {
     const long = 'Ваш заказ собран на складе. Курьер привезёт его завтра до обеда, перед приездом он позвонит.';
     const stack = await startStack({
-      stt: { finalText: (u) => ['Какой статус заказа', 'кхм кхм'][u.serverUtterance] ?? '', emptyFinal: (u) => u.serverUtterance === 1, eouSilenceMs: 800 },
+      stt: { finalText: (u) => ['Какой статус заказа', 'кхм кхм'][u.serverUtterance] ?? '', emptyFinal: (u) => u.serverUtterance === 1, eouSilenceMs: 1500 },
       llm: { script: [{ text: long }] },
       tts: { msPerChar: 60 },
       env: { ...QUICK, BARGE_IN_FALSE_ALARM_MS: '10000' },

@@ -55,7 +55,7 @@ describe('provider faults end to end', { concurrency: true }, () => {
 
   test('ASR stream dropped mid-call: it reconnects and the call goes on', async () => {
     const stack = await startStack({
-      stt: { finalText: (u) => ['check my order', 'the number is one two three four'][u.utterance] ?? 'more', eouSilenceMs: 800, drop: { afterMs: 1500, times: 1 } },
+      stt: { finalText: (u) => ['check my order', 'the number is one two three four'][u.utterance] ?? 'more', eouSilenceMs: 1500, drop: { afterMs: 1500, times: 1 } },
       llm: { script: [{ text: 'Sure, what is the number?' }, { text: 'Thanks, it ships today.' }] },
       tts: { msPerChar: 15 },
       env: QUICK,

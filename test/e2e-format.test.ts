@@ -28,15 +28,7 @@ type AudioMessage = Extract<Message, { type: 'audio' }>;
 /** The reply sounds at another pitch than the greeting, so that frames tell which one they carry. */
 const GREETING_HZ = 440;
 const REPLY_HZ = 660;
-
-/**
- * Once the greeting has been synthesized (at start-up, for both entry rates), whatever the fake
- * synthesizes next sounds at REPLY_HZ.
- */
-async function replyAtItsOwnPitch(stack: Stack, greeting = GREETING): Promise<void> {
-  await waitFor(() => [8000, 16000].every((rate) => stack.tts.requests.some((r) => r.text === greeting && r.sampleRate === rate)), 'the greeting synthesis');
-  stack.tts.options.toneHz = REPLY_HZ;
-}
+const TTS = { msPerChar: MS_PER_CHAR, toneHz: GREETING_HZ, toneHzOf: (text: string) => (text === REPLY ? REPLY_HZ : undefined) };
 
 /**
  * Resolves once the call's playout has written every frame of the greeting. A turn that starts
@@ -92,11 +84,10 @@ describe('one audio format per moment, with real Asterisk timing', { concurrency
       // The utterance ends 3 s after the caller stops: time for a slow machine to finish the greeting.
       stt: { finalText: () => 'Сколько стоит доставка?', eouSilenceMs: 3000 },
       llm: { script: [{ text: REPLY }] },
-      tts: { msPerChar: MS_PER_CHAR },
+      tts: TTS,
       env: { ...ENV, GREETING_TEXT: LONG_GREETING },
     });
     try {
-      await replyAtItsOwnPitch(stack, LONG_GREETING);
       // UUID, 1.5 s of nothing, then 0x12 frames; stop after the first utterance and its pause.
       const result = await replayUntilReply(stack, await capture('dial-slin16'), 4100, REPLY);
       const session = stack.stt.sessions[0];
@@ -122,11 +113,10 @@ describe('one audio format per moment, with real Asterisk timing', { concurrency
   test('application form, 8 kHz, DTMF before any audio: no recognizer until audio, the reply at its true pitch', async () => {
     const stack = await startStack({
       llm: { script: [{ text: REPLY }] },
-      tts: { msPerChar: MS_PER_CHAR },
+      tts: TTS,
       env: ENV,
     });
     try {
-      await replyAtItsOwnPitch(stack);
       // UUID, then the digits 1 2 3 # and no audio frame at all (the caller's leg is in Wait()).
       // The digits (from 2.2 s) wait for the greeting to be over, however long a loaded machine takes.
       const hold = { atMs: 2000, until: () => greetingPlayed(stack, GREETING) };
@@ -144,7 +134,7 @@ describe('one audio format per moment, with real Asterisk timing', { concurrency
 
   test('a μ-law caller silent for 1.5 s: the recognizer is told 8 kHz and the reply is heard in μ-law at 440 Hz', async () => {
     const stack = await startStack({
-      stt: { finalText: () => 'Сколько стоит доставка?', eouSilenceMs: 800 },
+      stt: { finalText: () => 'Сколько стоит доставка?', eouSilenceMs: 1500 },
       llm: { script: [{ text: REPLY }] },
       tts: { msPerChar: MS_PER_CHAR },
       env: ENV,

@@ -40,7 +40,7 @@ describe('call lifecycle end to end', { concurrency: true }, () => {
 
   test('the model hangs up with a tool call: its goodbye is played, then the call ends', async () => {
     const stack = await startStack({
-      stt: { finalText: () => 'that is all thank you', eouSilenceMs: 800 },
+      stt: { finalText: () => 'that is all thank you', eouSilenceMs: 1500 },
       llm: { script: [{ text: 'You are welcome, goodbye!', toolCalls: [{ name: 'hang_up', arguments: '{"reason":"caller is done"}' }] }] },
       tts: { msPerChar: 15 },
       env: QUICK,
@@ -62,7 +62,7 @@ describe('call lifecycle end to end', { concurrency: true }, () => {
   test('the model transfers only to an allowed destination; the dialplan gets the extension', async () => {
     const stack = await startStack({
       ari: true,
-      stt: { finalText: () => 'put me through to an operator', eouSilenceMs: 800 },
+      stt: { finalText: () => 'put me through to an operator', eouSilenceMs: 1500 },
       llm: {
         script: [
           { toolCalls: [{ name: 'transfer', arguments: '{"destination":"+79990001122"}' }] },

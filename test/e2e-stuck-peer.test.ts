@@ -36,7 +36,8 @@ describe('a call ends on time whatever the peer does', { concurrency: true }, ()
         }
         const done = await summary;
         assert.equal(done.outcome, ending);
-        if (ending === 'max_duration') assert.ok(done.durationMs < 6000 + 500 + 5000, `ended after ${done.durationMs} ms`);
+        // Not by the 60 s write or idle timeouts: by the maximum duration and its last-phrase bound.
+        if (ending === 'max_duration') assert.ok(done.durationMs < 30_000, `ended after ${done.durationMs} ms`);
         await peer.closed;
         await waitFor(() => stack.stt.stats.openStreams === 0, 'the recognizer stream to close');
         assert.equal(stack.server.activeCalls, 0);

@@ -91,7 +91,8 @@ test('the reader only ever throws protocol errors, and chunking never changes wh
 test('random bytes on thousands of live connections end only those calls', async () => {
   const server = createAudioSocketServer({
     // Room for every connection: a loaded server sees the peers' closes late, and none may be refused for capacity.
-    config: { host: '127.0.0.1', port: 0, formatWaitMs: 0, handshakeTimeoutMs: 300, maxCalls: 10_000 },
+    // The good call sends nothing after its UUID: no idle timeout may end it, however long the flood lasts.
+    config: { host: '127.0.0.1', port: 0, formatWaitMs: 0, handshakeTimeoutMs: 300, maxCalls: 10_000, idleTimeoutMs: 600_000 },
     onCall: () => {},
   });
   const { port } = await server.listen();

@@ -10,7 +10,6 @@ import { createEchoHandler } from '../src/call/echo.js';
 import { loadCapture, replayCapture } from '../src/sim/capture.js';
 import { runCall } from '../src/sim/run-call.js';
 import { SimulatedCall } from '../src/sim/simulated-call.js';
-import { jitterStats } from '../src/sim/stats.js';
 import { turnReports } from '../src/sim/turns.js';
 import { replyEnded } from './support/call-waits.js';
 import { waitFor, within } from './support/wait-for.js';
@@ -224,9 +223,11 @@ describe('AudioSocket server through the call simulator', { concurrency: true },
       // Not before the 300 ms of silence that ends the utterance; the upper bound only says it came.
       assert.ok(turn.latencyMs !== undefined && turn.latencyMs >= 250 && turn.latencyMs < 5000, `latency ${turn.latencyMs}`);
       assert.ok(turn.replyMs !== undefined && turn.replyMs > 800, `reply ${turn.replyMs} ms`);
-      // From the reply's first frame, which re-phases the clock, nothing is sent ahead of real time.
-      const reply = call.received.filter((f) => f.atMs >= turn.replyStartMs!).map((f) => f.atMs);
-      assert.equal(jitterStats(reply).early, 0, 'the server never sends ahead of real time');
+      // Never ahead of real time: the frames from the reply's first on take their 20 ms each (give
+      // or take one stall of this loaded process, which reads a few of them late, in a batch).
+      const reply = call.received.filter((f) => f.atMs >= turn.replyStartMs!);
+      const spanMs = reply.at(-1)!.atMs - reply[0]!.atMs + 20;
+      assert.ok(reply.length * 20 <= spanMs + 100, `${reply.length} frames in ${spanMs.toFixed(0)} ms: ahead of real time`);
     });
   });
 

@@ -38,6 +38,8 @@ export interface FakeTtsOptions {
   chunkIntervalMs: number;
   msPerChar: number;
   toneHz: number;
+  /** The tone for one text, when it should differ from `toneHz` (undefined: `toneHz`). */
+  toneHzOf: ((text: string) => number | undefined) | undefined;
   /** Fail every call with this status before any audio. */
   error: 'UNAVAILABLE' | 'UNAUTHENTICATED' | 'INVALID_ARGUMENT' | 'INTERNAL' | undefined;
   /** Fail after this many audio messages (with `error`, or INTERNAL). */
@@ -83,6 +85,7 @@ const DEFAULTS: FakeTtsOptions = {
   chunkIntervalMs: 0,
   msPerChar: 60,
   toneHz: 440,
+  toneHzOf: undefined,
   error: undefined,
   failAfterChunks: undefined,
   hang: false,
@@ -153,7 +156,7 @@ export async function startFakeYandexTts(options: Partial<FakeTtsOptions> = {}):
           return;
         }
         const rate = raw.sample_rate_hertz;
-        const pcm = fakeSpeechPcm(record.text, rate, o);
+        const pcm = fakeSpeechPcm(record.text, rate, { msPerChar: o.msPerChar, toneHz: o.toneHzOf?.(record.text) ?? o.toneHz });
         const step = Math.max(2, Math.round((rate * o.chunkMs) / 1000) * 2);
         let sent = 0;
         for (let offset = 0; offset < pcm.length; offset += step) {

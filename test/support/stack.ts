@@ -76,7 +76,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     OPENAI_BASE_URL: llm.baseUrl,
     OPENAI_API_KEY: 'sk-test',
     LLM_MODEL: 'test-model',
-    ...(ari ? { ARI_URL: ari.url, ARI_USER, ARI_PASSWORD } : {}),
+    // Deadlines a loaded machine stays within: only the tests of a deadline set a short one.
+    TTS_HEDGE_MS: '10000',
+    YANDEX_TTS_TIMEOUT_MS: '60000',
+    LLM_FIRST_TOKEN_TIMEOUT_MS: '30000',
+    LLM_IDLE_TIMEOUT_MS: '30000',
+    ...(ari ? { ARI_URL: ari.url, ARI_USER, ARI_PASSWORD, ARI_TIMEOUT_MS: '30000' } : {}),
     ...options.env,
   };
   const config = loadConfig(env);

@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The default bound of a wait: long enough for a machine running several test suites at once. */
-export const WAIT_MS = 15_000;
+export const WAIT_MS = 30_000;
 
 /**
  * Polls `probe` every few milliseconds and resolves with its first value that is not false,
