@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, test, type TestContext } from 'node:test';
 import { createAriClient } from '../src/ari/client.js';
 import { createGlobalCleanup } from '../src/ari/global-cleanup.js';
@@ -13,6 +12,7 @@ import { runCall } from '../src/sim/run-call.js';
 import { SimulatedCall } from '../src/sim/simulated-call.js';
 import { startFakeAri, type FakeAri, type FakeAriRequest } from './fakes/ari-server.js';
 import { ARI_PASSWORD, ARI_USER, closeChannels, startStack, type Stack, type StackOptions } from './support/stack.js';
+import { waitFor as waitUntil } from './support/wait-for.js';
 
 after(() => closeChannels());
 
@@ -20,12 +20,8 @@ const QUICK = { GREETING_TEXT: 'Hello.', BOT_LANGUAGE: 'en' };
 const PREFIX = 'VOICEBOT_';
 const WARN = 40;
 
-async function waitFor(check: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not in ${ms} ms`);
-    await sleep(10);
-  }
+function waitFor(check: () => boolean, ms: number, what: string): Promise<true> {
+  return waitUntil(() => check() || undefined, what, ms);
 }
 
 /** A stack with ARI, closed when the test ends (once, whoever closes it first). */
@@ -50,12 +46,12 @@ const greeted = (call: SimulatedCall) => call.received.some((f) => f.voiced);
 
 /**
  * The globals left in Asterisk: none once the cleanup deleted them, checked again after closing
- * the stack (nothing can be written or deleted after that); otherwise what is left after 10 s.
+ * the stack (nothing can be written or deleted after that); otherwise what is left after 20 s.
  */
 async function globalsLeft(stack: Stack): Promise<string[]> {
   const ari = stack.ari!;
   try {
-    await waitFor(() => ari.listGlobals(PREFIX).length === 0, 10_000, 'globals deleted');
+    await waitFor(() => ari.listGlobals(PREFIX).length === 0, 20_000, 'globals deleted');
   } catch {
     return ari.listGlobals(PREFIX);
   }
@@ -70,7 +66,7 @@ describe('a call leaves no globals in Asterisk', { concurrency: 4 }, () => {
     dial(stack.ari!, uuid, '1732440000.1');
     const summary = stack.nextSummary();
     const call = await SimulatedCall.connect({ port: stack.port, uuid, sampleRate: 8000 });
-    await waitFor(() => greeted(call), 20_000, 'greeting');
+    await waitFor(() => greeted(call), 60_000, 'greeting');
     await call.hangUp();
     assert.equal((await summary).outcome, 'caller_hangup');
     assert.deepEqual(await globalsLeft(stack), []);
@@ -78,7 +74,7 @@ describe('a call leaves no globals in Asterisk', { concurrency: 4 }, () => {
 
   test('bot hang-up through the model', async (t) => {
     const stack = await open(t, {
-      stt: { finalText: () => 'that is all thank you', eouSilenceMs: 300 },
+      stt: { finalText: () => 'that is all thank you', eouSilenceMs: 1500 },
       llm: { script: [{ text: 'Goodbye!', toolCalls: [{ name: 'hang_up', arguments: '{"reason":"caller is done"}' }] }] },
       tts: { msPerChar: 10 },
       env: { ...QUICK, ARI_CLEANUP_DELAY_MS: '50' },
@@ -87,7 +83,7 @@ describe('a call leaves no globals in Asterisk', { concurrency: 4 }, () => {
     dial(stack.ari!, uuid, '1732440000.2');
     const order = await readWav(new URL('../../shared/audio/en-order-8k.wav', import.meta.url).pathname);
     const summary = stack.nextSummary();
-    await runCall({ port: stack.port, uuid, sampleRate: 8000, turns: [{ pcm: order.pcm, sampleRate: order.sampleRate, at: 300 }], hangupAfterMs: 15_000 });
+    await runCall({ port: stack.port, uuid, sampleRate: 8000, turns: [{ pcm: order.pcm, sampleRate: order.sampleRate, at: 300 }], hangupAfterMs: 60_000 });
     assert.equal((await summary).outcome, 'bot_hangup');
     assert.equal(stack.ari!.channels.has('1732440000.2'), false, 'the caller was hung up through ARI');
     assert.deepEqual(await globalsLeft(stack), []);
@@ -98,7 +94,7 @@ describe('a call leaves no globals in Asterisk', { concurrency: 4 }, () => {
     const uuid = '10000000-0000-4000-8000-000000000003';
     dial(stack.ari!, uuid, '1732440000.3');
     const summary = stack.nextSummary();
-    await runCall({ port: stack.port, uuid, sampleRate: 8000, hangupAfterMs: 15_000 });
+    await runCall({ port: stack.port, uuid, sampleRate: 8000, hangupAfterMs: 60_000 });
     assert.equal((await summary).outcome, 'inactivity');
     assert.deepEqual(await globalsLeft(stack), []);
   });
@@ -108,7 +104,7 @@ describe('a call leaves no globals in Asterisk', { concurrency: 4 }, () => {
     const uuid = '10000000-0000-4000-8000-000000000004';
     dial(stack.ari!, uuid, '1732440000.4');
     const summary = stack.nextSummary();
-    await runCall({ port: stack.port, uuid, sampleRate: 16000, hangupAfterMs: 15_000 });
+    await runCall({ port: stack.port, uuid, sampleRate: 16000, hangupAfterMs: 60_000 });
     assert.equal((await summary).outcome, 'max_duration');
     assert.deepEqual(await globalsLeft(stack), []);
   });
@@ -125,7 +121,7 @@ describe('a call leaves no globals in Asterisk', { concurrency: 4 }, () => {
     dial(ari, uuid, '1732440000.5');
     const summary = stack.nextSummary();
     const call = await SimulatedCall.connect({ port: stack.port, uuid, sampleRate: 8000 });
-    await waitFor(() => greeted(call), 20_000, 'greeting');
+    await waitFor(() => greeted(call), 60_000, 'greeting');
     let decision: Promise<Response> | undefined;
     let closedAt = 0;
     call.once('close', () => {
@@ -164,7 +160,7 @@ describe('a call leaves no globals in Asterisk', { concurrency: 4 }, () => {
     const second = stack.nextSummary().then((s) => outcomes.push(s.outcome));
     const a = await SimulatedCall.connect({ port: stack.port, uuid: transferred, sampleRate: 8000 });
     const b = await SimulatedCall.connect({ port: stack.port, uuid: drained, sampleRate: 8000 });
-    await waitFor(() => greeted(a) && greeted(b), 20_000, 'greetings');
+    await waitFor(() => greeted(a) && greeted(b), 60_000, 'greetings');
     a.sendDtmf('0');
     await a.closed;
     assert.equal(ari.globals.get(`VOICEBOT_XFER_${transferred}`), 'operator');
@@ -194,7 +190,7 @@ describe('a call leaves no globals in Asterisk', { concurrency: 4 }, () => {
     const uuid = '20000000-0000-4000-8000-000000000001';
     dial(ari, uuid, '1732440001.1');
     const call = await SimulatedCall.connect({ port: stack.port, uuid, sampleRate: 8000 });
-    await waitFor(() => greeted(call), 20_000, 'greeting');
+    await waitFor(() => greeted(call), 60_000, 'greeting');
     let downAt = 0;
     call.once('close', () => {
       ari.setDown(true);
@@ -221,7 +217,7 @@ describe('a call leaves no globals in Asterisk', { concurrency: 4 }, () => {
     ari.setDown(true);
     const call = await SimulatedCall.connect({ port: stack.port, uuid, sampleRate: 8000 });
     const linkReads = () => ari.requests.filter((r) => r.method === 'GET' && r.path === '/ari/asterisk/variable').length;
-    await waitFor(() => greeted(call) && linkReads() > 0, 20_000, 'greeting and a failed link read');
+    await waitFor(() => greeted(call) && linkReads() > 0, 60_000, 'greeting and a failed link read');
     await call.hangUp();
     await waitFor(() => ari.requests.some(isDeletion), 20_000, 'a deletion attempt');
     assert.deepEqual(ari.listGlobals(PREFIX), [`VOICEBOT_CHAN_${uuid}=1732440001.2`]);
@@ -259,7 +255,7 @@ describe('the cleanup queue', () => {
       const client = createAriClient({ url: ari.url, user: ARI_USER, password: 'wrong', timeoutMs: 1_000 });
       const cleanup = createGlobalCleanup({ ari: client, delayMs: 10, log: silentLogger(), retryMinMs: 10 });
       cleanup.schedule(['VOICEBOT_XFER_x']);
-      await waitFor(() => cleanup.pending === 0, 2_000, 'refusal settled');
+      await waitFor(() => cleanup.pending === 0, 15_000, 'refusal settled');
       await cleanup.close();
       assert.equal(ari.requests.filter(isDeletion).length, 1);
       assert.deepEqual(ari.listGlobals(PREFIX), ['VOICEBOT_XFER_x=sales']);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { readWav } from '../src/audio/wav.js';
-import { runCall } from '../src/sim/run-call.js';
+import { converse } from './support/call-waits.js';
 import { closeChannels, startStack } from './support/stack.js';
 
 const audio = (name: string) => readWav(new URL(`../../shared/audio/${name}`, import.meta.url).pathname);
@@ -14,7 +14,7 @@ describe('speculative replies', { concurrency: true }, () => {
   test('a final that matches the stable partial commits the reply started early', async () => {
     const words = 'hello I would like to check the status of my order';
     const stack = await startStack({
-      stt: { finalText: () => words, eouSilenceMs: 400, partialEveryMs: 150 },
+      stt: { finalText: () => words, eouSilenceMs: 1500, partialEveryMs: 150 },
       llm: { script: [{ text: ['Sure, let me check. ', 'One ', 'moment.'], firstTokenMs: 250 }] },
       tts: { msPerChar: 15, firstChunkDelayMs: 100 },
       env: SPECULATIVE,
@@ -22,7 +22,7 @@ describe('speculative replies', { concurrency: true }, () => {
     try {
       const order = await audio('en-order-16k.wav');
       const summary = stack.nextSummary();
-      const report = await runCall({ port: stack.port, sampleRate: 16000, turns: [{ pcm: order.pcm, sampleRate: order.sampleRate, at: 700 }], replyEndSilenceMs: 400 });
+      const report = await converse({ port: stack.port, sampleRate: 16000 }, [order.pcm]);
       const done = await summary;
       assert.equal(done.turns.length, 1);
       assert.equal(done.turns[0]!.speculative, true, 'the reply was not the speculative one');
@@ -39,7 +39,7 @@ describe('speculative replies', { concurrency: true }, () => {
     // The final carries more words than the partials ever showed.
     const final = 'wait stop one second please I need to find the number of my order first';
     const stack = await startStack({
-      stt: { finalText: () => final, eouSilenceMs: 400, partialEveryMs: 400 },
+      stt: { finalText: () => final, eouSilenceMs: 1500, partialEveryMs: 400 },
       llm: { script: (request) => ({ text: request.body.messages.at(-1).content === final ? 'Take your time.' : 'WRONG speculative reply.', firstTokenMs: 100 }) },
       tts: { msPerChar: 15 },
       env: SPECULATIVE,
@@ -47,7 +47,7 @@ describe('speculative replies', { concurrency: true }, () => {
     try {
       const wait = await audio('en-wait-16k.wav');
       const summary = stack.nextSummary();
-      const report = await runCall({ port: stack.port, sampleRate: 16000, turns: [{ pcm: wait.pcm, sampleRate: wait.sampleRate, at: 700 }], replyEndSilenceMs: 400 });
+      const report = await converse({ port: stack.port, sampleRate: 16000 }, [wait.pcm]);
       const done = await summary;
       assert.equal(done.turns[0]!.speculative, false);
       assert.ok(report.turns[0]!.latencyMs !== undefined, 'no reply was heard');

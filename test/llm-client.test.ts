@@ -8,6 +8,7 @@ import { readLlmConfig, type LlmConfig } from '../src/llm/config.js';
 import type { ChatMessage, LlmEvent } from '../src/llm/llm.js';
 import { createOpenAiLlm } from '../src/llm/openai-llm.js';
 import { startFakeOpenAi, type FakeOpenAi } from './fakes/openai-server.js';
+import { waitFor } from './support/wait-for.js';
 
 let fake: FakeOpenAi;
 before(async () => {
@@ -109,9 +110,10 @@ test('an abort cancels the request on the wire and ends the stream quietly', asy
 test('an abort while waiting for the first token cancels the request', async () => {
   fake.setScript([{ hang: true }]);
   const aborted = fake.abortedCount();
+  const requests = fake.requests.length;
   const llm = createOpenAiLlm(config(), silentLogger());
   const controller = new AbortController();
-  setTimeout(() => controller.abort(), 50);
+  void waitFor(() => fake.requests.length > requests, 'the request').then(() => controller.abort());
   assert.deepEqual(await collect(llm.reply(HISTORY, controller.signal)), []);
   await fake.waitForAborted(aborted + 1);
 });

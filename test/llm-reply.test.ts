@@ -23,8 +23,9 @@ function config(env: Record<string, string> = {}): LlmConfig {
   const reader = new EnvReader({
     OPENAI_BASE_URL: fake.baseUrl,
     BOT_LANGUAGE: 'en',
-    LLM_FIRST_TOKEN_TIMEOUT_MS: '1500',
-    LLM_IDLE_TIMEOUT_MS: '1500',
+    // Budgets a loaded machine stays within; the tests of the budgets set short ones.
+    LLM_FIRST_TOKEN_TIMEOUT_MS: '10000',
+    LLM_IDLE_TIMEOUT_MS: '10000',
     TRANSFER_DESTINATIONS: 'sales=1001,support=1002',
     ...env,
   });
@@ -112,7 +113,8 @@ test('a first token later than the budget gives the fallback on time and cancels
   const h = await reply([{ text: 'too late', firstTokenMs: 3000 }], { env: { LLM_FIRST_TOKEN_TIMEOUT_MS: '200' } });
   assert.deepEqual(h.events, [{ type: 'fallback', text: FALLBACK }]);
   assert.equal(h.requests.length, 1, 'no retry once the budget is spent');
-  assert.ok(h.elapsedMs >= 150 && h.elapsedMs < 1500, `took ${h.elapsedMs} ms`);
+  // Well before the 3 s first token: the budget, not the answer, ended it.
+  assert.ok(h.elapsedMs >= 150 && h.elapsedMs < 2500, `took ${h.elapsedMs} ms`);
   await fake.waitForAborted(aborted + 1);
 });
 
@@ -142,7 +144,7 @@ test('a stream gone silent mid-reply ends after the idle timeout', async () => {
   const h = await reply([{ text: 'Let me check that for you right away.', stallAfterTokens: 6 }], { env: { LLM_IDLE_TIMEOUT_MS: '200' } });
   assert.equal(spoken(h.events), 'Let me check that for you');
   assert.equal(h.requests.length, 1);
-  assert.ok(h.elapsedMs < 1500, `took ${h.elapsedMs} ms`);
+  assert.ok(h.elapsedMs < 5000, `took ${h.elapsedMs} ms`);
 });
 
 test('an empty answer is not silence: the fallback is spoken', async () => {

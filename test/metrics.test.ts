@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createAudioSocketServer } from '../src/audiosocket/server.js';
 import { EnvReader } from '../src/config/env-reader.js';
 import { silentLogger } from '../src/logger.js';
@@ -11,6 +10,7 @@ import { createOpsHttpServer, type OpsHttpServer, type Readiness } from '../src/
 import { createMetrics, TURN_STAGES, type ServerStatsSnapshot } from '../src/metrics/metrics.js';
 import { restartDelay } from '../src/ops/worker-pool.js';
 import { SimulatedCall } from '../src/sim/simulated-call.js';
+import { waitFor } from './support/wait-for.js';
 
 async function get(port: number, path: string, method = 'GET') {
   const res = await fetch(`http://127.0.0.1:${port}${path}`, { method });
@@ -165,7 +165,7 @@ test('close drops idle keep-alive connections', async (t) => {
   });
   const started = Date.now();
   await http.close();
-  assert.ok(Date.now() - started < 1000);
+  assert.ok(Date.now() - started < 5000, 'idle keep-alive connections do not hold the close');
   agent.destroy();
   await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`));
 });
@@ -221,8 +221,7 @@ test('server counters reach /metrics from a live AudioSocket server', async (t) 
   metrics.bindServerStats(() => server.stats);
 
   const call = await SimulatedCall.connect({ port, sampleRate: 16000 });
-  const deadline = Date.now() + 2_000;
-  while ((server.activeCalls < 1 || server.stats.framesIn < 5) && Date.now() < deadline) await sleep(20);
+  await waitFor(() => server.activeCalls >= 1 && server.stats.framesIn >= 5, 'the call and its first frames');
   const refused = await SimulatedCall.connect({ port });
   await refused.closed;
 

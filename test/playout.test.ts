@@ -7,6 +7,7 @@ import { EnergyVad, rms } from '../src/audio/vad.js';
 import { ulawToPcm } from '../src/audio/mulaw.js';
 import { slinFormat, ulawFormat } from '../src/audiosocket/format.js';
 import { createPlayout, type Playout } from '../src/audiosocket/playout.js';
+import { waitFor } from './support/wait-for.js';
 
 interface Written {
   at: number;
@@ -47,15 +48,14 @@ describe('playout', { concurrency: true }, () => {
     const t0 = performance.now();
     await withPlayout(playout, async () => {
       playout.start();
-      await sleep(500);
+      await waitFor(() => frames.length >= 25, 'frames');
     });
     const elapsed = performance.now() - t0;
     const n = frames.length;
-    assert.ok(n >= 5, `${n} frames`);
     assert.ok(n <= elapsed / 20 + 3, `${n} frames in ${elapsed} ms: faster than real time`);
     // On a loaded machine the clock may re-anchor; every frame plus the skipped time accounts for the elapsed time.
     const accounted = n * 20 + playout.stats.lostMs;
-    assert.ok(Math.abs(accounted - elapsed) <= 60, `accounted ${accounted} ms of ${elapsed} ms`);
+    assert.ok(Math.abs(accounted - elapsed) <= 80, `accounted ${accounted} ms of ${elapsed} ms`);
     for (const { frame } of frames) {
       assert.equal(frame.length, 643);
       assert.equal(frame[0], 0x12);
@@ -128,7 +128,7 @@ describe('playout', { concurrency: true }, () => {
     await withPlayout(playout, async () => {
       playout.enqueue(tone(2000, 8000), 'long');
       playout.start();
-      while (playout.playedMs('long') < 60) await sleep(5);
+      await waitFor(() => playout.playedMs('long') >= 60, 'some of the reply played');
       const cleared = playout.clear();
       const written = frames.length;
       assert.equal(cleared.length, 1);
@@ -137,8 +137,7 @@ describe('playout', { concurrency: true }, () => {
       assert.ok(cleared[0]!.playedMs < 2000);
       assert.equal(cleared[0]!.playedMs + cleared[0]!.droppedMs, 2000);
       assert.equal(playout.queuedMs, 0);
-      await sleep(60);
-      assert.ok(frames.length > written);
+      await waitFor(() => frames.length >= written + 3, 'frames after the clear');
       assert.ok(frames.slice(written).every((w) => isSilence(w.frame)));
     });
   });
@@ -150,12 +149,12 @@ describe('playout', { concurrency: true }, () => {
     await withPlayout(playout, async () => {
       playout.enqueue(tone(100, 8000), 'x');
       playout.start();
-      await sleep(30);
       blocked = true;
       const written = frames.length;
-      await sleep(200);
-      assert.equal(frames.length, written);
-      assert.ok(playout.stats.backpressureSkips >= 5, `${playout.stats.backpressureSkips} skips`);
+      assert.ok(written >= 1 && playout.playedMs('x') < 100, 'the first frame went out at once');
+      await waitFor(() => playout.stats.backpressureSkips >= 5, 'skipped ticks');
+      assert.equal(frames.length, written, 'nothing written while the socket is not drained');
+      assert.ok(playout.playedMs('x') < 100, 'the queue is held');
       blocked = false;
       await playout.whenIdle();
       assert.equal(playout.playedMs('x'), 100);
@@ -168,14 +167,14 @@ describe('playout', { concurrency: true }, () => {
     await withPlayout(playout, async () => {
       playout.start();
       playout.beginStream();
-      await sleep(100);
+      await waitFor(() => playout.stats.silenceFrames >= 5, 'ticks before the first audio');
       assert.equal(playout.stats.underruns, 0, 'waiting for the first audio is not an underrun');
       playout.enqueue(tone(20, 8000), 'r');
-      await sleep(100);
-      assert.ok(playout.stats.underruns >= 2, `${playout.stats.underruns} underruns`);
+      await waitFor(() => playout.stats.underruns >= 2, 'underruns after the audio ran out');
       playout.endStream();
       const before = playout.stats.underruns;
-      await sleep(60);
+      const ticks = playout.stats.framesWritten;
+      await waitFor(() => playout.stats.framesWritten >= ticks + 3, 'ticks after the stream ended');
       assert.equal(playout.stats.underruns, before);
     });
   });
@@ -187,9 +186,8 @@ describe('playout', { concurrency: true }, () => {
       playout.enqueue(tone(40, 8000, 4000), 'u');
       playout.start();
       await playout.whenIdle();
-      await sleep(25);
+      await waitFor(() => frames.length >= 3 && frames.at(-1)!.frame.subarray(3).every((b) => b === 0xff), 'a silence frame after the audio');
     });
-    assert.ok(frames.length >= 3);
     for (const { frame } of frames) {
       assert.equal(frame[0], 0x10);
       assert.equal(frame.readUInt16BE(1), 160);
@@ -211,7 +209,7 @@ describe('playout', { concurrency: true }, () => {
     await withPlayout(playout, async () => {
       playout.enqueue(sine(400, 8000, 440), 'reply');
       playout.start();
-      while (playout.playedMs('reply') < 100) await sleep(5);
+      await waitFor(() => playout.playedMs('reply') >= 100, 'some of the reply played');
       playout.setFormat(F16);
       const queued = playout.queuedMs;
       assert.ok(Math.abs(queued + playout.playedMs('reply') - 400) <= 2, `${queued} ms queued after the switch`);
@@ -236,7 +234,7 @@ describe('playout', { concurrency: true }, () => {
     const playout = createPlayout(sink, F8);
     await withPlayout(playout, async () => {
       playout.start();
-      while (frames.length < 3) await sleep(1);
+      await waitFor(() => frames.length >= 3, 'silence frames');
       // Land between two ticks: the next silence frame is due 5–15 ms from now.
       await sleep(7);
       const enqueuedAt = performance.now();
@@ -260,12 +258,14 @@ describe('playout', { concurrency: true }, () => {
     const playout = createPlayout(sink, F8);
     playout.enqueue(tone(1000, 8000));
     playout.start();
-    await sleep(50);
+    await waitFor(() => frames.length >= 2, 'frames before the stop');
     const idle = playout.whenIdle();
     playout.stop();
     await idle;
     const n = frames.length;
     playout.enqueue(tone(100, 8000));
+    assert.equal(playout.queuedMs, 0, 'audio after stop() is not queued');
+    // Nothing can be shown to happen without letting time pass: three frame slots.
     await sleep(60);
     assert.equal(frames.length, n);
     assert.equal(playout.running, false);
@@ -290,11 +290,11 @@ describe('playout clock', () => {
     const playout = createPlayout(sink, F8);
     await withPlayout(playout, async () => {
       playout.start();
-      await sleep(60);
+      await waitFor(() => frames.length >= 3, 'frames before the stall');
       const end = performance.now() + 250;
       while (performance.now() < end); // block the event loop
       const resumed = performance.now();
-      await sleep(45);
+      await waitFor(() => frames.filter((w) => w.at >= resumed).length >= 2, 'frames after the stall');
       const burst = frames.filter((w) => w.at >= resumed && w.at < resumed + 15).length;
       assert.ok(burst <= 1, `${burst} frames right after the stall`);
       assert.ok(playout.stats.reanchors >= 1);

@@ -13,6 +13,7 @@ import type { AudioSocketConfig } from '../src/audiosocket/config.js';
 import { createAudioSocketServer, type AudioSocketCall, type AudioSocketServer, type CallHandler } from '../src/audiosocket/server.js';
 import { createEchoHandler } from '../src/call/echo.js';
 import { createLogger, type Logger } from '../src/logger.js';
+import { WAIT_MS, waitFor, within } from './support/wait-for.js';
 
 const UUID_A = '0f8e6a52-3c1b-4d2e-9f00-a1b2c3d4e5f6';
 const UUID_B = '7d3c2b1a-0000-4fff-8abc-123456789abc';
@@ -58,16 +59,16 @@ class RawPeer {
     return this.received.flatMap(({ at, message }) => (message.type === 'audio' ? [{ at, kind: message.kind, payload: message.payload }] : []));
   }
 
-  async waitFor(what: string, done: () => boolean, timeoutMs = 1500): Promise<void> {
-    const end = performance.now() + timeoutMs;
-    while (!done()) {
-      if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await sleep(5);
-    }
+  async waitFor(what: string, done: () => boolean, timeoutMs = WAIT_MS): Promise<void> {
+    await waitFor(done, what, timeoutMs);
   }
 
-  async closedWithin(ms: number): Promise<boolean> {
-    return Promise.race([this.closed.then(() => true), sleep(ms).then(() => false)]);
+  /** True once the server has closed the connection; false if it is still open after a generous wait. */
+  async closedWithin(ms = WAIT_MS): Promise<boolean> {
+    return within(this.closed, 'the connection to close', ms).then(
+      () => true,
+      () => false,
+    );
   }
 
   end(): void {
@@ -166,8 +167,10 @@ describe('AudioSocket server over raw TCP', { concurrency: true }, () => {
         const call = await next;
         const audio: Buffer[] = [];
         call.on('audio', (pcm) => audio.push(pcm));
+        // A frame sent too early would be here by now; nothing else shows its absence.
         await sleep(30);
         assert.equal(peer.audioFrames.length, 0, 'no frames before the format is known');
+        assert.equal(h.server.stats.framesOut, 0, 'no frames before the format is known');
         peer.audio(kind, Buffer.alloc(bytes, encoding === 'ulaw' ? 0xff : 0));
         const format = await call.format;
         assert.equal(format.sampleRate, rate);
@@ -192,15 +195,16 @@ describe('AudioSocket server over raw TCP', { concurrency: true }, () => {
     const h = await startServer({ formatWaitMs: 100 });
     try {
       const next = h.nextCall();
-      const t0 = performance.now();
       const peer = await RawPeer.open(h.port, UUID_A);
       const call = await next;
+      const t0 = performance.now();
       const format = await call.format;
       assert.deepEqual([format.sampleRate, format.encoding, format.kind, format.detected], [8000, 'slin', 0x10, false]);
       await peer.waitFor('the first frame', () => peer.audioFrames.length > 0);
       const first = peer.audioFrames[0]!;
-      // The dialplan app hangs up after 2 s without frames.
-      assert.ok(first.at - t0 < 1800, `first frame after ${first.at - t0} ms`);
+      // The dialplan app hangs up after 2 s without frames: the fallback comes long before (the
+      // bound is loose for a loaded machine; the benchmark times it).
+      assert.ok(first.at - t0 < 5000, `first frame after ${first.at - t0} ms`);
       assert.equal(first.kind, 0x10);
       assert.equal(first.payload.length, 320);
       assert.ok(isSilent(first.payload));
@@ -257,14 +261,16 @@ describe('AudioSocket server over raw TCP', { concurrency: true }, () => {
       const peer = await RawPeer.open(h.port, UUID_A);
       const call = await next;
       await peer.waitFor('the first frame', () => peer.audioFrames.length > 0);
-      const t0 = peer.audioFrames[0]!.at;
-      const lost0 = call.playout.stats.lostMs;
+      const stats = call.playout.stats;
+      const [t0, written0, lost0] = [performance.now(), stats.framesWritten, stats.lostMs];
+      // Lets a second pass to measure the rate; the bounds below hold on a loaded machine too.
       await sleep(1000);
-      const frames = peer.audioFrames.filter((f) => f.at - t0 < 1000);
-      const lost = call.playout.stats.lostMs - lost0;
-      assert.ok(frames.length <= 53, `${frames.length} frames in 1 s: faster than real time`);
-      // Under load the clock re-anchors; frames plus the skipped time still make up the second.
-      assert.ok(frames.length * 20 + lost >= 880, `${frames.length} frames + ${lost} ms skipped in 1 s`);
+      const [elapsed, written, lost] = [performance.now() - t0, stats.framesWritten - written0, stats.lostMs - lost0];
+      assert.ok(written * 20 <= elapsed + 60, `${written} frames in ${Math.round(elapsed)} ms: faster than real time`);
+      // Under load the clock re-anchors; frames plus the skipped time still make up the time elapsed.
+      assert.ok(written * 20 + lost >= elapsed - 80, `${written} frames + ${Math.round(lost)} ms skipped in ${Math.round(elapsed)} ms`);
+      await peer.waitFor('the frames written', () => peer.audioFrames.length >= written0 + written);
+      const frames = peer.audioFrames;
       for (const f of frames) {
         assert.equal(f.kind, 0x10);
         assert.equal(f.payload.length, 320);
@@ -286,7 +292,8 @@ describe('AudioSocket server over raw TCP', { concurrency: true }, () => {
       call.playout.enqueue(tone(160 * 5, 1234), 'reply');
       await call.playout.whenIdle();
       await peer.waitFor('the reply', () => peer.audioFrames.filter((f) => !isSilent(f.payload)).length === 5);
-      await sleep(60);
+      const replyEnd = peer.audioFrames.findLastIndex((f) => !isSilent(f.payload));
+      await peer.waitFor('silence after the reply', () => peer.audioFrames.length >= replyEnd + 3);
       const kinds = peer.audioFrames.map((f) => (isSilent(f.payload) ? 's' : 'a')).join('');
       assert.match(kinds, /^s*aaaaas+$/);
       assert.equal(call.playout.playedMs('reply'), 100);
@@ -305,7 +312,6 @@ describe('AudioSocket server over raw TCP', { concurrency: true }, () => {
       await call.format;
       call.playout.enqueue(tone(8000, 999), 'long');
       await peer.waitFor('some reply audio', () => peer.audioFrames.some((f) => !isSilent(f.payload)));
-      await sleep(50);
       call.playout.clear();
       const writtenBeforeClear = h.server.stats.framesOut;
       await peer.waitFor('two more frames', () => peer.audioFrames.length >= writtenBeforeClear + 2);
@@ -332,8 +338,7 @@ describe('AudioSocket server over raw TCP', { concurrency: true }, () => {
       assert.equal(call.signal.aborted, true);
       assert.equal(call.signal.reason, 'peer_closed');
       await peer.closed;
-      await sleep(20);
-      assert.equal(h.server.activeCalls, 0);
+      await waitFor(() => h.server.activeCalls === 0, 'the call to be gone');
     } finally {
       await h.close();
     }
@@ -348,7 +353,7 @@ describe('AudioSocket server over raw TCP', { concurrency: true }, () => {
       const ended = once(call, 'end');
       peer.send(encodeMessage({ type: 'hangup' }));
       assert.deepEqual(await ended, ['peer_hangup']);
-      assert.ok(await peer.closedWithin(1500), 'server closes the socket');
+      assert.ok(await peer.closedWithin(), 'server closes the socket');
     } finally {
       await h.close();
     }
@@ -364,11 +369,12 @@ describe('AudioSocket server over raw TCP', { concurrency: true }, () => {
       call.hangUp();
       call.hangUp('protocol_error');
       assert.equal(call.endReason, 'hangup_sent');
-      assert.ok(await peer.closedWithin(1500), 'socket closed');
+      assert.ok(await peer.closedWithin(), 'socket closed');
       const last = peer.received.at(-1)!.message;
       assert.equal(last.type, 'hangup');
       assert.equal(peer.received.filter((f) => f.message.type === 'hangup').length, 1);
       call.playout.enqueue(tone(320, 1));
+      // A frame written after the hang-up would arrive within a few frame slots.
       await sleep(50);
       assert.equal(peer.received.at(-1)!.message.type, 'hangup');
     } finally {
@@ -386,9 +392,9 @@ describe('AudioSocket server over raw TCP', { concurrency: true }, () => {
       try {
         const peer = await RawPeer.open(h.port);
         peer.send(bytes);
-        assert.ok(await peer.closedWithin(1500), 'connection closed');
+        assert.ok(await peer.closedWithin(), 'connection closed');
         assert.equal(h.calls.length, 0);
-        const lines = h.logs.filter((l) => l.msg === 'connection rejected');
+        const lines = h.logs.filter((l) => Number(l.level) >= 40);
         assert.equal(lines.length, 1);
         assert.match(String(lines[0]!.detail), detail);
         assert.equal(h.server.stats.handshakeFailures, 1);
@@ -418,14 +424,13 @@ describe('AudioSocket server over raw TCP', { concurrency: true }, () => {
         const ended = once(badCall, 'end');
         bad.send(bytes);
         assert.deepEqual(await ended, ['protocol_error']);
-        assert.ok(await bad.closedWithin(1500));
+        assert.ok(await bad.closedWithin());
         assert.equal(bad.received.at(-1)!.message.type, 'hangup');
         const lines = h.logs.filter((l) => l.callId === UUID_B && l.level === 40);
         assert.equal(lines.length, 1);
         assert.match(String(lines[0]!.detail), detail);
         const before = good.audioFrames.length;
-        await sleep(120);
-        assert.ok(good.audioFrames.length >= before + 3, 'the other call still gets frames');
+        await good.waitFor('frames on the other call', () => good.audioFrames.length >= before + 3);
         assert.equal(goodCall.ended, false);
         assert.equal(h.server.stats.protocolErrors, 1);
         good.end();
@@ -447,12 +452,11 @@ describe('AudioSocket server over raw TCP', { concurrency: true }, () => {
       const good = await RawPeer.open(h.port, UUID_A);
       await good.waitFor('a frame', () => good.audioFrames.length > 0);
       const bad = await RawPeer.open(h.port, UUID_B);
-      assert.ok(await bad.closedWithin(1500));
+      assert.ok(await bad.closedWithin());
       assert.equal(bad.received.at(-1)!.message.type, 'hangup');
       assert.equal(h.server.stats.handlerErrors, 1);
       const before = good.audioFrames.length;
-      await sleep(100);
-      assert.ok(good.audioFrames.length > before);
+      await good.waitFor('frames on the good call', () => good.audioFrames.length > before + 2);
       good.end();
     } finally {
       await h.close();
@@ -467,9 +471,9 @@ describe('AudioSocket server over raw TCP', { concurrency: true }, () => {
     });
     try {
       const peer = await RawPeer.open(h.port, UUID_A);
-      await sleep(20);
+      await waitFor(() => h.calls.length === 1, 'the call');
       peer.audio(0x10, Buffer.alloc(320));
-      assert.ok(await peer.closedWithin(1500));
+      assert.ok(await peer.closedWithin());
       assert.equal(h.calls[0]!.endReason, 'handler_error');
     } finally {
       await h.close();
@@ -477,21 +481,26 @@ describe('AudioSocket server over raw TCP', { concurrency: true }, () => {
   });
 
   test('no inbound message for idleTimeoutMs ends the call', async () => {
-    const h = await startServer({ idleTimeoutMs: 600, formatWaitMs: 0 });
+    // Long enough that no stall of a loaded machine between two frames reaches it.
+    const idleTimeoutMs = 2000;
+    const h = await startServer({ idleTimeoutMs, formatWaitMs: 0 });
     try {
       const next = h.nextCall();
       const peer = await RawPeer.open(h.port, UUID_A);
       const call = await next;
       const t0 = performance.now();
-      for (let i = 0; i < 4; i++) {
-        await sleep(150);
+      let lastSentAt = t0;
+      // Frames 200 ms apart for longer than the idle timeout: the call stays up.
+      while (performance.now() - t0 < idleTimeoutMs + 400) {
+        await sleep(200);
         peer.audio(0x10, Buffer.alloc(320));
+        lastSentAt = performance.now();
       }
       assert.equal(call.ended, false, 'inbound frames keep the call alive');
-      await once(call, 'end');
+      await within(once(call, 'end'), 'the idle timeout');
       assert.equal(call.endReason, 'idle_timeout');
-      assert.ok(performance.now() - t0 >= 1100);
-      assert.ok(await peer.closedWithin(1500));
+      assert.ok(performance.now() - lastSentAt >= idleTimeoutMs - 20, `ended ${Math.round(performance.now() - lastSentAt)} ms after the last frame`);
+      assert.ok(await peer.closedWithin());
       assert.equal(peer.received.at(-1)!.message.type, 'hangup');
       assert.equal(h.server.stats.idleTimeouts, 1);
     } finally {
@@ -504,7 +513,7 @@ describe('AudioSocket server over raw TCP', { concurrency: true }, () => {
     try {
       const t0 = performance.now();
       const peer = await RawPeer.open(h.port);
-      assert.ok(await peer.closedWithin(1500));
+      assert.ok(await peer.closedWithin());
       assert.ok(performance.now() - t0 >= 180);
       assert.equal(peer.received.length, 0);
       assert.equal(h.logs.filter((l) => l.reason === 'handshake_timeout').length, 1);
@@ -517,10 +526,11 @@ describe('AudioSocket server over raw TCP', { concurrency: true }, () => {
     const h = await startServer({ allow: ['10.0.0.0/8', 'fd00::/8'] });
     try {
       const peer = await RawPeer.open(h.port, UUID_A);
-      assert.ok(await peer.closedWithin(1500));
+      assert.ok(await peer.closedWithin());
       assert.equal(h.calls.length, 0);
       assert.equal(h.server.stats.refused.allowlist, 1);
-      assert.equal(h.logs.filter((l) => l.msg === 'connection rejected' && l.reason === 'allowlist' && Number(l.level) >= 40).length, 1);
+      assert.equal(h.logs.filter((l) => Number(l.level) >= 40).length, 1);
+      assert.equal(h.logs.filter((l) => l.reason === 'allowlist' && Number(l.level) >= 40).length, 1);
     } finally {
       await h.close();
     }
@@ -541,13 +551,12 @@ describe('AudioSocket server over raw TCP', { concurrency: true }, () => {
       const first = await RawPeer.open(h.port, UUID_A);
       await first.waitFor('a frame', () => first.audioFrames.length > 0);
       const second = await RawPeer.open(h.port, UUID_B);
-      assert.ok(await second.closedWithin(1500));
+      assert.ok(await second.closedWithin());
       assert.equal(second.received.length, 0);
       assert.equal(h.server.stats.refused.capacity, 1);
       assert.equal(h.logs.filter((l) => l.reason === 'capacity').length, 1);
       const before = first.audioFrames.length;
-      await sleep(80);
-      assert.ok(first.audioFrames.length > before);
+      await first.waitFor('frames on the first call', () => first.audioFrames.length > before + 2);
       first.end();
     } finally {
       await h.close();
@@ -564,12 +573,11 @@ describe('AudioSocket server over raw TCP', { concurrency: true }, () => {
     const [err] = (await once(refused.socket, 'error')) as [NodeJS.ErrnoException];
     assert.equal(err.code, 'ECONNREFUSED');
     const before = a.audioFrames.length;
-    await sleep(80);
-    assert.ok(a.audioFrames.length > before, 'existing call continues');
+    await a.waitFor('frames on the existing call', () => a.audioFrames.length > before + 2);
     await h.close();
     assert.equal(h.server.activeCalls, 0);
     for (const peer of [a, b]) {
-      assert.ok(await peer.closedWithin(100));
+      assert.ok(await peer.closedWithin());
       assert.equal(peer.received.at(-1)!.message.type, 'hangup');
     }
     assert.deepEqual(h.calls.map((c) => c.endReason), ['server_closed', 'server_closed']);
@@ -586,7 +594,7 @@ describe('AudioSocket server over raw TCP', { concurrency: true }, () => {
         await sleep(5);
       }
       for (let i = 0; i < 15; i++) peer.audio(0x12, silence);
-      await peer.waitFor('echoed audio', () => peer.audioFrames.filter((f) => !isSilent(f.payload)).length >= 15, 2000);
+      await peer.waitFor('echoed audio', () => peer.audioFrames.filter((f) => !isSilent(f.payload)).length >= 15);
       const echoed = peer.audioFrames.filter((f) => !isSilent(f.payload));
       assert.ok(echoed.every((f) => f.kind === 0x12 && f.payload.length === 640));
       assert.equal(echoed[0]!.payload.readInt16LE(0), 3000);
@@ -601,7 +609,7 @@ describe('AudioSocket server over raw TCP', { concurrency: true }, () => {
     try {
       const peer = await RawPeer.open(h.port, UUID_A);
       for (let i = 0; i < 10; i++) peer.audio(0x10, tone(160, 2500));
-      await peer.waitFor('echoed audio', () => peer.audioFrames.filter((f) => !isSilent(f.payload)).length >= 10, 2000);
+      await peer.waitFor('echoed audio', () => peer.audioFrames.filter((f) => !isSilent(f.payload)).length >= 10);
       peer.end();
     } finally {
       await h.close();
@@ -652,9 +660,11 @@ describe('allowlist', () => {
 describe('main', () => {
   const root = fileURLToPath(new URL('..', import.meta.url));
   const tsx = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url));
+  // Only what each test sets, plus PATH for the tsx launcher: nothing from the caller's environment.
+  const envOf = (vars: Record<string, string>) => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', ...vars });
 
   test('a bad configuration prints the problem and exits with code 2', async () => {
-    const child = spawn(tsx, ['src/main.ts'], { cwd: root, env: { ...process.env, AUDIOSOCKET_PORT: 'abc' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(tsx, ['src/main.ts'], { cwd: root, env: envOf({ AUDIOSOCKET_PORT: 'abc' }), stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const [code] = await once(child, 'exit');
@@ -665,7 +675,7 @@ describe('main', () => {
   test('serves calls with silence frames and exits 0 on SIGTERM', async () => {
     const child = spawn(tsx, ['src/main.ts'], {
       cwd: root,
-      env: { ...process.env, AUDIOSOCKET_PORT: '0', AUDIOSOCKET_HOST: '127.0.0.1', HTTP_PORT: '0', LOG_LEVEL: 'info' },
+      env: envOf({ AUDIOSOCKET_PORT: '0', AUDIOSOCKET_HOST: '127.0.0.1', HTTP_PORT: '0', LOG_LEVEL: 'info', DRAIN_TIMEOUT_MS: '200' }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     try {
@@ -682,12 +692,12 @@ describe('main', () => {
         child.once('exit', (code) => reject(new Error(`main exited with ${code}: ${stdout}`)));
       });
       const peer = await RawPeer.open(port, UUID_A);
-      await peer.waitFor('frames from main', () => peer.audioFrames.length >= 3, 3000);
+      await peer.waitFor('frames from main', () => peer.audioFrames.length >= 3);
       const exited = once(child, 'exit');
       child.kill('SIGTERM');
       const [code] = await exited;
       assert.equal(code, 0);
-      assert.ok(await peer.closedWithin(500));
+      assert.ok(await peer.closedWithin());
       assert.equal(peer.received.at(-1)!.message.type, 'hangup');
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');

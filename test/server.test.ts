@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { readWav } from '../src/audio/wav.js';
 import { createAudioSocketServer, type AudioSocketCall, type AudioSocketServer, type EndReason } from '../src/audiosocket/server.js';
@@ -11,6 +10,9 @@ import { createEchoHandler } from '../src/call/echo.js';
 import { loadCapture, replayCapture } from '../src/sim/capture.js';
 import { runCall } from '../src/sim/run-call.js';
 import { SimulatedCall } from '../src/sim/simulated-call.js';
+import { turnReports } from '../src/sim/turns.js';
+import { replyEnded } from './support/call-waits.js';
+import { waitFor, within } from './support/wait-for.js';
 
 const SHARED = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared');
 
@@ -45,25 +47,33 @@ function nextCall(server: AudioSocketServer): Promise<AudioSocketCall> {
 
 describe('AudioSocket server through the call simulator', { concurrency: true }, () => {
   test('an 8 kHz caller hears ~50 paced 320-byte 0x10 frames a second: the reply, then silence', async () => {
+    const served: AudioSocketCall[] = [];
     await withServer(
       async (call) => {
+        served.push(call);
         await call.format;
         call.playout.enqueue(tone(200, 8000), 'reply');
       },
       async (port) => {
         const call = await SimulatedCall.connect({ port, sampleRate: 8000, keepPayload: false });
-        await sleep(1000);
+        const silenceAfterReply = () => {
+          const firstVoiced = call.received.findIndex((f) => f.voiced);
+          return firstVoiced >= 0 && call.received.length - firstVoiced >= 10 + 25;
+        };
+        await waitFor(silenceAfterReply, 'silence after the reply');
         await call.hangUp();
         const frames = call.received;
-        assert.ok(frames.length >= 30 && frames.length <= 60, `${frames.length} frames in 1 s`);
         assert.ok(frames.every((f) => f.kind === 0x10 && f.bytes === 320));
         const voiced = frames.filter((f) => f.voiced).length;
         assert.equal(voiced, 10);
         const firstVoiced = frames.findIndex((f) => f.voiced);
-        assert.ok(frames.slice(firstVoiced + 10).length >= 20, 'silence keeps flowing after the reply');
-        const span = frames.at(-1)!.atMs - frames[0]!.atMs;
-        const rate = ((frames.length - 1) / span) * 1000;
-        assert.ok(rate > 40 && rate < 60, `${rate.toFixed(1)} frames/s`);
+        assert.ok(frames.slice(firstVoiced, firstVoiced + 10).every((f) => f.voiced), 'the reply is ten frames in a row');
+        // Paced: never faster than real time; on a loaded machine the clock re-anchors, and the
+        // frames plus the time it skipped make up the time the caller listened.
+        const span = frames.at(-1)!.atMs - frames[0]!.atMs + 20;
+        const { lostMs } = served[0]!.playout.stats;
+        assert.ok(frames.length * 20 <= span + 60, `${frames.length} frames in ${Math.round(span)} ms: faster than real time`);
+        assert.ok(frames.length * 20 + lostMs >= span - 100, `${frames.length} frames + ${Math.round(lostMs)} ms skipped in ${Math.round(span)} ms`);
       },
     );
   });
@@ -74,7 +84,7 @@ describe('AudioSocket server through the call simulator', { concurrency: true },
       async (port) => {
         const modern = await SimulatedCall.connect({ port, sampleRate: 16000 });
         const legacy = await SimulatedCall.connect({ port, sampleRate: 16000, legacy8kLabel: true });
-        await sleep(600);
+        await waitFor(() => modern.received.length >= 15 && legacy.received.length >= 15, 'frames on both calls');
         await Promise.all([modern.hangUp(), legacy.hangUp()]);
         const tail = (c: SimulatedCall) => c.received.slice(-5);
         assert.ok(modern.received.length >= 10);
@@ -92,7 +102,7 @@ describe('AudioSocket server through the call simulator', { concurrency: true },
         const call = await SimulatedCall.connect({ port });
         const serverCall = await established;
         const ended = once(serverCall, 'end') as Promise<[EndReason]>;
-        await sleep(100);
+        await waitFor(() => call.received.length > 0, 'the first frame');
         await call.hangUp();
         const [reason] = await ended;
         assert.equal(reason, 'peer_closed');
@@ -104,13 +114,14 @@ describe('AudioSocket server through the call simulator', { concurrency: true },
   test('a server hang-up reaches the caller as 0x00 and ends the simulated call', async () => {
     await withServer(
       async (call) => {
-        await sleep(200);
+        await once(call, 'audio');
         call.hangUp();
       },
       async (port) => {
-        const report = await runCall({ port, hangupAfterMs: 3000 });
+        const hangupAfterMs = 30_000;
+        const report = await runCall({ port, hangupAfterMs });
         assert.equal(report.endedBy, 'server-hangup');
-        assert.ok(report.durationMs < 1500, `ended after ${report.durationMs} ms`);
+        assert.ok(report.durationMs < hangupAfterMs, `ended after ${report.durationMs} ms`);
       },
     );
   });
@@ -118,18 +129,27 @@ describe('AudioSocket server through the call simulator', { concurrency: true },
   test('DTMF digits arrive as dtmf events in order while audio keeps flowing', async () => {
     const digits: string[] = [];
     let audioFrames = 0;
+    let audioAtLastDigit = 0;
     await withServer(
       (call) => {
-        call.on('dtmf', (d) => digits.push(d));
+        call.on('dtmf', (d) => {
+          digits.push(d);
+          audioAtLastDigit = audioFrames;
+        });
         call.on('audio', () => audioFrames++);
       },
       async (port) => {
-        await runCall({ port, dtmf: [{ at: 100, digits: '12#*', intervalMs: 60 }], hangupAfterMs: 600 });
-        await sleep(50);
+        const call = await SimulatedCall.connect({ port });
+        await waitFor(() => audioFrames >= 5, 'caller audio at the server');
+        for (const digit of '12#*') {
+          call.sendDtmf(digit);
+          await waitFor(() => digits.length > 0 && digits.at(-1) === digit, `digit ${digit}`);
+        }
+        await waitFor(() => audioFrames >= audioAtLastDigit + 10, 'audio after the digits');
+        await call.hangUp();
       },
     );
     assert.deepEqual(digits, ['1', '2', '#', '*']);
-    assert.ok(audioFrames >= 20, `${audioFrames} audio frames`);
   });
 
   test('a peer outside the allowlist is refused before any audio', async () => {
@@ -137,8 +157,8 @@ describe('AudioSocket server through the call simulator', { concurrency: true },
       () => assert.fail('no call expected'),
       async (port, server) => {
         const call = await SimulatedCall.connect({ port });
-        const end = await Promise.race([call.closed, sleep(2000).then(() => undefined)]);
-        assert.ok(end !== undefined && end.by !== 'client', 'the server closed the connection');
+        const end = await within(call.closed, 'the server to close the connection');
+        assert.notEqual(end.by, 'client', 'the server closed the connection');
         assert.equal(call.received.length, 0);
         assert.equal(server.stats.refused.allowlist, 1);
       },
@@ -151,10 +171,10 @@ describe('AudioSocket server through the call simulator', { concurrency: true },
       () => {},
       async (port, server) => {
         const first = await SimulatedCall.connect({ port });
-        await sleep(100);
+        await waitFor(() => server.activeCalls === 1 && first.received.length > 0, 'the first call');
         const second = await SimulatedCall.connect({ port });
-        const end = await Promise.race([second.closed, sleep(2000).then(() => undefined)]);
-        assert.ok(end !== undefined && end.by !== 'client');
+        const end = await within(second.closed, 'the server to refuse the second call');
+        assert.notEqual(end.by, 'client');
         assert.equal(server.stats.refused.capacity, 1);
         assert.ok(first.active);
         assert.equal(server.activeCalls, 1);
@@ -165,24 +185,29 @@ describe('AudioSocket server through the call simulator', { concurrency: true },
   });
 
   test('playout.clear() silences the caller within a few frames', async () => {
+    let cleared = false;
     await withServer(
       async (call) => {
         await call.format;
         call.playout.enqueue(tone(3000, 8000), 'long');
-        call.on('dtmf', () => call.playout.clear());
+        call.on('dtmf', () => {
+          call.playout.clear();
+          cleared = true;
+        });
       },
       async (port) => {
         const call = await SimulatedCall.connect({ port });
-        await sleep(500);
+        await waitFor(() => call.received.filter((f) => f.voiced).length >= 15, 'the reply playing');
         const clearedAt = call.nowMs();
         call.sendDtmf('#');
-        await sleep(400);
+        await waitFor(() => cleared, 'the clear');
+        const after = () => call.received.filter((f) => f.atMs > clearedAt);
+        await waitFor(() => after().length >= 20, 'frames after the clear');
         await call.hangUp();
-        const voiced = call.received.filter((f) => f.voiced);
-        assert.ok(voiced.length >= 15, 'the reply was playing before the clear');
-        const stopMs = voiced.at(-1)!.atMs - clearedAt;
-        assert.ok(stopMs < 100, `last reply frame ${stopMs.toFixed(1)} ms after the clear`);
-        assert.ok(call.received.at(-1)!.atMs - clearedAt > 300, 'silence goes on after the clear');
+        // Counted in frames, not ms: a loaded machine stretches time, not the frames in flight.
+        const voicedAfter = after().filter((f) => f.voiced).length;
+        assert.ok(voicedAfter <= 5, `${voicedAfter} reply frames after the clear`);
+        assert.ok(after().slice(-10).every((f) => !f.voiced), 'silence goes on after the clear');
       },
     );
   });
@@ -190,11 +215,19 @@ describe('AudioSocket server through the call simulator', { concurrency: true },
   test('the echo pipeline answers a spoken WAV after the caller stops', async () => {
     const wav = await readWav(join(SHARED, 'audio', 'ru-wait-8k.wav'));
     await withServer(createEchoHandler({ vadThreshold: 500, endOfSpeechMs: 300, echoMaxMs: 10_000 }), async (port) => {
-      const report = await runCall({ port, turns: [{ ...wav, at: 0 }], hangupAfterMs: 3600, keepPayload: false });
-      const turn = report.turns[0]!;
-      assert.ok(turn.latencyMs !== undefined && turn.latencyMs >= 250 && turn.latencyMs < 1000, `latency ${turn.latencyMs}`);
+      const call = await SimulatedCall.connect({ port, sampleRate: 8000, keepPayload: false });
+      await call.play(wav.pcm);
+      await replyEnded(call, { quietMs: 400 });
+      await call.hangUp();
+      const turn = turnReports(call)[0]!;
+      // Not before the 300 ms of silence that ends the utterance; the upper bound only says it came.
+      assert.ok(turn.latencyMs !== undefined && turn.latencyMs >= 250 && turn.latencyMs < 5000, `latency ${turn.latencyMs}`);
       assert.ok(turn.replyMs !== undefined && turn.replyMs > 800, `reply ${turn.replyMs} ms`);
-      assert.equal(report.jitter.early, 0, 'the server never sends ahead of real time');
+      // Never ahead of real time: the frames from the reply's first on take their 20 ms each (give
+      // or take one stall of this loaded process, which reads a few of them late, in a batch).
+      const reply = call.received.filter((f) => f.atMs >= turn.replyStartMs!);
+      const spanMs = reply.at(-1)!.atMs - reply[0]!.atMs + 20;
+      assert.ok(reply.length * 20 <= spanMs + 100, `${reply.length} frames in ${spanMs.toFixed(0)} ms: ahead of real time`);
     });
   });
 
@@ -215,7 +248,7 @@ describe('AudioSocket server through the call simulator', { concurrency: true },
         },
         async (port) => {
           const r = await replayCapture({ port, capture, maxGapMs: 100, durationMs: 2000, holdMs: 100 });
-          await sleep(100);
+          await waitFor(() => seen.reason !== undefined, 'the server to end the call');
           return r;
         },
       );

@@ -11,6 +11,7 @@ import { runCall, turnReports } from '../src/sim/run-call.js';
 import { SimulatedCall } from '../src/sim/simulated-call.js';
 import { jitterStats, percentile } from '../src/sim/stats.js';
 import { audioOf, startAudioSocketPeer } from './support/audiosocket-peer.js';
+import { waitFor } from './support/wait-for.js';
 
 function tone(ms: number, rate: number, value = 3000): Buffer {
   const pcm = Buffer.alloc(Math.round((rate * ms) / 1000) * 2);
@@ -29,7 +30,8 @@ describe('call simulator', { concurrency: true }, () => {
       const call = await SimulatedCall.connect({ port: server.port, uuid, sampleRate: 8000 });
       const played = call.play(tone(400, 8000));
       await played;
-      await sleep(400);
+      const toneSent = call.sent.length;
+      await waitFor(() => call.sent.length >= toneSent + 15, 'line silence after the tone');
       await call.hangUp();
       await server.sessions[0]!.closedAt;
       const seen = server.sessions[0]!.seen;
@@ -41,9 +43,14 @@ describe('call simulator', { concurrency: true }, () => {
       assert.ok(audio.slice(first, first + 20).every((a) => a.payload.some((b) => b !== 0)), 'the tone is 20 frames');
       const after = audio.slice(first + 20);
       assert.ok(after.length >= 10 && after.every((a) => a.payload.every((b) => b === 0)), 'silence follows the tone');
-      const spanMs = audio.at(-1)!.at - audio[0]!.at;
-      const rate = ((audio.length - 1) / spanMs) * 1000;
-      assert.ok(rate > 40 && rate < 60, `${rate.toFixed(1)} frames/s`);
+      // Paced by the sender's clock: never ahead of real time, and a frame every 20 ms for the most
+      // part (a loaded machine delays some ticks, and the next ones catch up or re-anchor).
+      const sent = call.sent.map((m) => m.atMs);
+      const spanMs = sent.at(-1)! - sent[0]!;
+      assert.ok(sent.length - 1 <= spanMs / 20 + 2, `${sent.length} frames in ${spanMs.toFixed(0)} ms: faster than real time`);
+      const gaps = sent.slice(1).map((at, i) => at - sent[i]!).sort((a, b) => a - b);
+      const median = gaps[gaps.length >> 1]!;
+      assert.ok(median > 15 && median < 30, `median gap ${median.toFixed(1)} ms`);
     } finally {
       await server.close();
     }
@@ -54,7 +61,7 @@ describe('call simulator', { concurrency: true }, () => {
     try {
       const modern = await SimulatedCall.connect({ port: server.port, sampleRate: 16000 });
       const legacy = await SimulatedCall.connect({ port: server.port, sampleRate: 16000, legacy8kLabel: true });
-      await sleep(150);
+      await waitFor(() => server.sessions.length === 2 && server.sessions.every((s) => audioOf(s.seen).length >= 3), 'frames of both calls');
       await Promise.all([modern.hangUp(), legacy.hangUp()]);
       await Promise.all(server.sessions.map((s) => s.closedAt));
       const byUuid = (uuid: string) => audioOf(server.sessions.find((s) => s.seen[0]?.message.type === 'uuid' && s.seen[0].message.id === uuid)!.seen);
@@ -75,7 +82,7 @@ describe('call simulator', { concurrency: true }, () => {
         fillSilence: false,
         turns: [{ pcm: tone(100, 8000), sampleRate: 8000, at: 0 }],
         dtmf: [{ at: 150, digits: '1#*', intervalMs: 50 }],
-        hangupAfterMs: 600,
+        hangupAfterMs: 1500,
       });
       await server.sessions[0]!.closedAt;
       const seen = server.sessions[0]!.seen;
@@ -86,7 +93,7 @@ describe('call simulator', { concurrency: true }, () => {
       );
       assert.equal(report.dtmfSent, 3);
       assert.equal(report.endedBy, 'client');
-      assert.ok(report.durationMs >= 550 && report.durationMs < 1500, `duration ${report.durationMs}`);
+      assert.ok(report.durationMs >= 1450 && report.durationMs < 5000, `duration ${report.durationMs}`);
     } finally {
       await server.close();
     }
@@ -100,7 +107,7 @@ describe('call simulator', { concurrency: true }, () => {
         sampleRate: 8000,
         fillSilence: false,
         turns: [{ pcm: tone(200, 16000), sampleRate: 16000, at: 0 }],
-        hangupAfterMs: 400,
+        hangupAfterMs: 1500,
       });
       await server.sessions[0]!.closedAt;
       const audio = audioOf(server.sessions[0]!.seen);
@@ -146,8 +153,9 @@ describe('call simulator', { concurrency: true }, () => {
       assert.equal(report.framesReceived, 10);
       assert.deepEqual(report.frameSizes, { '320': 10 });
       const turn = report.turns[0]!;
-      assert.ok(turn.latencyMs !== undefined && turn.latencyMs > 250 && turn.latencyMs < 600, `latency ${turn.latencyMs}`);
-      assert.ok(turn.replyMs !== undefined && turn.replyMs >= 80 && turn.replyMs <= 160, `reply ${turn.replyMs}`);
+      // The server waits 300 ms: never sooner; later only as much as a loaded machine makes it.
+      assert.ok(turn.latencyMs !== undefined && turn.latencyMs > 250 && turn.latencyMs < 3000, `latency ${turn.latencyMs}`);
+      assert.ok(turn.replyMs !== undefined && turn.replyMs >= 80 && turn.replyMs <= 500, `reply ${turn.replyMs}`);
       const wav = await readWav(path);
       assert.equal(wav.sampleRate, 8000);
       assert.equal(wav.pcm.length, 3200);
@@ -168,7 +176,7 @@ describe('call simulator', { concurrency: true }, () => {
   test('a server that sends garbage ends the call with an error instead of a crash', async () => {
     const server = await startAudioSocketPeer((socket) => socket.write(Buffer.from([0x42, 0, 1, 0])));
     try {
-      const report = await runCall({ port: server.port, hangupAfterMs: 2000 });
+      const report = await runCall({ port: server.port, hangupAfterMs: 30_000 });
       assert.equal(report.endedBy, 'error');
       assert.match(report.error ?? '', /unknown message kind 0x42/);
     } finally {

@@ -30,7 +30,7 @@ describe('TTS fakes synthesize their tone at exactly the requested rate', { conc
 
   for (const rate of [8000, 16000]) {
     test(`gRPC at ${rate} Hz`, async () => {
-      const config = { endpoint: grpcFake.endpoint, httpUrl: httpFake.url, voice: 'alena', role: undefined, speed: 1, model: undefined, lang: 'ru-RU', hedgeMs: 300, timeoutMs: 5000, httpKeepWarmMs: 0 };
+      const config = { endpoint: grpcFake.endpoint, httpUrl: httpFake.url, voice: 'alena', role: undefined, speed: 1, model: undefined, lang: 'ru-RU', hedgeMs: 300, timeoutMs: 60_000, httpKeepWarmMs: 0 };
       const tts = createYandexGrpcTts(config, { apiKey: 'k', iamToken: undefined, folderId: undefined, tls: false }, { log: silentLogger() });
       const parts: Buffer[] = [];
       for await (const pcm of tts.synthesize(text, { sampleRate: rate, signal: new AbortController().signal })) parts.push(pcm);

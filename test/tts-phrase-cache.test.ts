@@ -5,6 +5,7 @@ import { VoicebotError } from '../src/errors.js';
 import { silentLogger } from '../src/logger.js';
 import { createPhraseCache } from '../src/tts/phrase-cache.js';
 import type { Tts } from '../src/tts/tts.js';
+import { captureLog, WARN } from './support/log-capture.js';
 
 const log = silentLogger();
 
@@ -54,9 +55,14 @@ test('failures are not cached: the next get tries again', async () => {
 });
 
 test('warm logs failures instead of throwing', async () => {
-  const { tts } = countingTts({ failTimes: 10 });
-  const cache = createPhraseCache(tts, { log });
-  await cache.warm(['a', 'b'], [8000]);
+  const { tts, calls } = countingTts({ failTimes: 10 });
+  const capture = captureLog();
+  const cache = createPhraseCache(tts, { log: capture.log });
+  await assert.doesNotReject(cache.warm(['a', 'b', 'c'], [8000]));
+  assert.equal(calls.length, 3);
+  const warnings = capture.records.filter((r) => Number(r.level) >= WARN);
+  assert.equal(warnings.length, 1, 'one warning for all the failures');
+  assert.deepEqual([warnings[0]!.failed, warnings[0]!.total, warnings[0]!.code], [3, 3, 'tts_unavailable']);
 });
 
 test("one caller's abort does not cancel the shared synthesis for the others", async () => {

@@ -12,6 +12,7 @@ import { createYandexHttpTts } from '../src/tts/yandex-http.js';
 import { closeSharedClients } from '../src/yandex/grpc.js';
 import { fakeSpeechPcm, startFakeYandexTts, type FakeYandexTts } from './fakes/yandex-tts-server.js';
 import { startFakeYandexTtsHttp, type FakeYandexTtsHttp } from './fakes/yandex-tts-http.js';
+import { waitFor } from './support/wait-for.js';
 
 const log = silentLogger();
 const creds = { apiKey: 'test-key', iamToken: undefined, folderId: 'folder-1', tls: false };
@@ -68,14 +69,6 @@ function recordingObserver(): Observer & { events: string[] } {
     hedge: (p, w) => events.push(`hedge:${p}:${w}`),
     providerError: (p, c) => events.push(`error:${p}:${c}`),
   };
-}
-
-async function waitFor(check: () => boolean, ms = 2000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 for (const rate of [8000, 16000]) {
@@ -175,7 +168,7 @@ test('when gRPC is down the hedged synthesizer plays the HTTP fallback', async (
   grpcFake.options.error = 'UNAVAILABLE';
   const observer = recordingObserver();
   const config = ttsConfig();
-  const tts = createHedgedTts(createYandexGrpcTts(config, creds, { log }), createYandexHttpTts(config, creds, { log }), { hedgeMs: 1000, log, observer });
+  const tts = createHedgedTts(createYandexGrpcTts(config, creds, { log }), createYandexHttpTts(config, creds, { log }), { hedgeMs: 10_000, log, observer });
   const pcm = await collect(tts, 'резервный голос', 16000);
   assert.deepEqual(pcm, fakeSpeechPcm('резервный голос', 16000, httpFake.options));
   assert.equal(grpcFake.requests.length, 1);
@@ -201,7 +194,7 @@ test('a primary that answers within the hedge delay is played without touching t
   resetFakes();
   grpcFake.options.firstChunkDelayMs = 20;
   const config = ttsConfig();
-  const tts = createHedgedTts(createYandexGrpcTts(config, creds, { log }), createYandexHttpTts(config, creds, { log }), { hedgeMs: 500, log });
+  const tts = createHedgedTts(createYandexGrpcTts(config, creds, { log }), createYandexHttpTts(config, creds, { log }), { hedgeMs: 10_000, log });
   const pcm = await collect(tts, 'быстрый ответ', 8000);
   assert.deepEqual(pcm, fakeSpeechPcm('быстрый ответ', 8000, grpcFake.options));
   assert.equal(httpFake.requests.length, 0);
@@ -212,7 +205,8 @@ test('once the primary has spoken, its later failure ends the chunk with an erro
   grpcFake.options.failAfterChunks = 2;
   grpcFake.options.error = 'UNAVAILABLE';
   const config = ttsConfig();
-  const tts = createHedgedTts(createYandexGrpcTts(config, creds, { log }), createYandexHttpTts(config, creds, { log }), { hedgeMs: 100, log });
+  // A hedge delay no loaded machine reaches before the primary's first audio.
+  const tts = createHedgedTts(createYandexGrpcTts(config, creds, { log }), createYandexHttpTts(config, creds, { log }), { hedgeMs: 10_000, log });
   const parts: Buffer[] = [];
   await assert.rejects(async () => {
     for await (const pcm of tts.synthesize('фраза, которая оборвётся на середине', { sampleRate: 8000, signal: new AbortController().signal })) parts.push(pcm);
@@ -228,10 +222,10 @@ test('when both sides fail before audio the error is reported, not swallowed', a
   grpcFake.options.error = 'UNAVAILABLE';
   httpFake.options.errorStatus = 503;
   const config = ttsConfig();
-  const tts = createHedgedTts(createYandexGrpcTts(config, creds, { log }), createYandexHttpTts(config, creds, { log }), { hedgeMs: 5000, log });
+  const tts = createHedgedTts(createYandexGrpcTts(config, creds, { log }), createYandexHttpTts(config, creds, { log }), { hedgeMs: 10_000, log });
   const started = performance.now();
   await assert.rejects(collect(tts, 'ничего', 8000), (err: unknown) => err instanceof VoicebotError && err.code === 'tts_unavailable');
-  assert.ok(performance.now() - started < 2500, 'the error does not wait for the hedge timer');
+  assert.ok(performance.now() - started < 7_000, 'the error does not wait for the hedge timer');
 });
 
 test('a gRPC call that never answers ends at the request timeout', async () => {
@@ -248,7 +242,7 @@ test('aborting a hedged synthesis cancels both sides', async () => {
   const config = ttsConfig();
   const tts = createHedgedTts(createYandexGrpcTts(config, creds, { log }), createYandexHttpTts(config, creds, { log }), { hedgeMs: 30, log });
   const controller = new AbortController();
-  setTimeout(() => controller.abort(), 150);
+  void waitFor(() => grpcFake.requests.length > 0 && httpFake.requests.length > 0, 'both requests').then(() => controller.abort());
   const pcm = await collect(tts, 'тишина', 8000, controller.signal);
   assert.equal(pcm.length, 0);
   await waitFor(() => grpcFake.requests[0]?.cancelled === true && httpFake.requests[0]?.cancelled === true);

@@ -152,7 +152,7 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
     connections,
     modelListings,
     abortedCount,
-    async waitForAborted(count, timeoutMs = 2000) {
+    async waitForAborted(count, timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;
       while (abortedCount() < count) {
         const left = deadline - Date.now();

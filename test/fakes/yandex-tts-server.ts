@@ -39,6 +39,8 @@ export interface FakeTtsOptions {
   chunkIntervalMs: number;
   msPerChar: number;
   toneHz: number;
+  /** The tone for one text, when it should differ from `toneHz` (undefined: `toneHz`). */
+  toneHzOf: ((text: string) => number | undefined) | undefined;
   /** Fail every call with this status before any audio. */
   error: 'UNAVAILABLE' | 'UNAUTHENTICATED' | 'INVALID_ARGUMENT' | 'INTERNAL' | undefined;
   /** Fail after this many audio messages (with `error`, or INTERNAL). */
@@ -67,6 +69,8 @@ export interface RecordedTtsRequest {
   cancelled: boolean;
   /** Milliseconds from the request's arrival to its first audio message (undefined if none). */
   firstChunkMs: number | undefined;
+  /** performance.now() when the whole audio had been sent (undefined until then). */
+  endedAt: number | undefined;
 }
 
 /** A running fake: its `host:port`, what it received, and its knobs. */
@@ -88,6 +92,7 @@ const DEFAULTS: FakeTtsOptions = {
   chunkIntervalMs: 0,
   msPerChar: 60,
   toneHz: 440,
+  toneHzOf: undefined,
   error: undefined,
   failAfterChunks: undefined,
   hang: false,
@@ -130,6 +135,7 @@ export async function startFakeYandexTts(options: Partial<FakeTtsOptions> = {}):
         folderId: call.metadata.get('x-folder-id')[0]?.toString(),
         cancelled: false,
         firstChunkMs: undefined,
+        endedAt: undefined,
       };
       requests.push(record);
       open.add(call);
@@ -158,7 +164,7 @@ export async function startFakeYandexTts(options: Partial<FakeTtsOptions> = {}):
           return;
         }
         const rate = raw.sample_rate_hertz;
-        const pcm = fakeSpeechPcm(record.text, rate, o);
+        const pcm = fakeSpeechPcm(record.text, rate, { msPerChar: o.msPerChar, toneHz: o.toneHzOf?.(record.text) ?? o.toneHz });
         const step = Math.max(2, Math.round((rate * o.chunkMs) / 1000) * 2);
         let sent = 0;
         for (let offset = 0; offset < pcm.length; offset += step) {
@@ -174,6 +180,7 @@ export async function startFakeYandexTts(options: Partial<FakeTtsOptions> = {}):
           call.write({ audio_chunk: { data }, start_ms: Math.round((offset / 2 / rate) * 1000), length_ms: Math.round((data.length / 2 / rate) * 1000) });
           sent++;
         }
+        record.endedAt = performance.now();
         call.end();
       } catch {
         // Aborted by a client cancel: nothing more to send.

@@ -12,6 +12,7 @@ import { createAudioSocketServer, type AudioSocketServer } from '../../src/audio
 import type { CallSummary } from '../../src/call/call-summary.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
+import { noopObserver } from '../../src/metrics/observer.js';
 import { closeSharedClients } from '../../src/yandex/grpc.js';
 
 export interface StackOptions {
@@ -25,6 +26,14 @@ export interface StackOptions {
   ttsHttp?: Partial<FakeTtsHttpOptions>;
   ari?: boolean;
   env?: Record<string, string>;
+}
+
+/** What the app reported to its metrics observer. */
+export interface Observed {
+  /** performance.now() of each barge-in decision. */
+  bargeIns: number[];
+  /** `provider:code` of each provider failure. */
+  providerErrors: string[];
 }
 
 export interface Stack {
@@ -42,6 +51,7 @@ export interface Stack {
   server: AudioSocketServer;
   /** Every log line, parsed. */
   logs: Record<string, any>[];
+  observed: Observed;
   /** Summaries of finished calls. */
   summaries: CallSummary[];
   /** Resolves with the summary of the next call to finish. */
@@ -79,9 +89,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     OPENAI_BASE_URL: llm.baseUrl,
     OPENAI_API_KEY: 'sk-test',
     LLM_MODEL: 'test-model',
+    // Deadlines a loaded machine stays within: only the tests of a deadline set a short one.
+    TTS_HEDGE_MS: '10000',
+    YANDEX_TTS_TIMEOUT_MS: '60000',
+    LLM_FIRST_TOKEN_TIMEOUT_MS: '30000',
+    LLM_IDLE_TIMEOUT_MS: '30000',
     ...(vosk ? { VOSK_URL: vosk.url } : {}),
     ...(deepgram ? { DEEPGRAM_URL: deepgram.url, DEEPGRAM_API_KEY: deepgram.apiKey } : {}),
-    ...(ari ? { ARI_URL: ari.url, ARI_USER, ARI_PASSWORD } : {}),
+    ...(ari ? { ARI_URL: ari.url, ARI_USER, ARI_PASSWORD, ARI_TIMEOUT_MS: '30000' } : {}),
     ...options.env,
   };
   const config = loadConfig(env);
@@ -95,7 +110,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const log = createLogger(config.logLevel, sink);
   const summaries: CallSummary[] = [];
   const waiters: ((s: CallSummary) => void)[] = [];
+  const observed: Observed = { bargeIns: [], providerErrors: [] };
+  const observer = {
+    ...noopObserver,
+    bargeIn: () => void observed.bargeIns.push(performance.now()),
+    providerError: (provider: string, code: string) => void observed.providerErrors.push(`${provider}:${code}`),
+  };
   const app = await createApp(config, log, {
+    observer,
     onCallEnd: (summary) => {
       summaries.push(summary);
       waiters.shift()?.(summary);
@@ -115,10 +137,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     app,
     server,
     logs,
+    observed,
     summaries,
-    nextSummary(timeoutMs = 20_000) {
+    nextSummary(timeoutMs = 90_000) {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('no call summary in time')), timeoutMs);
+        // Unref'd: a test that failed before its call ended does not keep the process alive.
+        const timer = setTimeout(() => reject(new Error('no call summary in time')), timeoutMs).unref();
         waiters.push((s) => {
           clearTimeout(timer);
           resolve(s);
