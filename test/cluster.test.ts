@@ -9,7 +9,7 @@ import { SimulatedCall } from '../src/sim/simulated-call.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, ms = 20_000): Promise<T> {
+async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, ms = 60_000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await check();

@@ -180,7 +180,7 @@ describe('agents end to end', { concurrency: true }, () => {
         const call = await callOn(stack, 'sales');
         await waitFor(() => call.call.received.some((f) => f.voiced), 10_000, 'greeting');
         const firstAudioMs = call.call.received.find((f) => f.voiced)!.atMs;
-        assert.ok(firstAudioMs < FAULT_CONTEXT_TIMEOUT_MS + 3_000, `greeting after ${firstAudioMs} ms`);
+        assert.ok(firstAudioMs < FAULT_CONTEXT_TIMEOUT_MS + 8_000, `greeting after ${firstAudioMs} ms`);
         await assertAnsweredBy(stack, call, 'support', supportPrompt('неизвестно'));
         const summary = stack.nextSummary();
         await call.call.hangUp();
@@ -214,7 +214,8 @@ describe('agents end to end', { concurrency: true }, () => {
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk));
     child.stderr.on('data', (chunk: Buffer) => (out += chunk));
-    const kill = setTimeout(() => child.kill(), 20_000);
+    // Compiling the whole server on a loaded machine can take a while.
+    const kill = setTimeout(() => child.kill(), 90_000);
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     clearTimeout(kill);
     assert.equal(code, 2, out);
