@@ -22,7 +22,7 @@ const providers: { asr: NonNullable<StackOptions['asr']>; rate: 8000 | 16000; op
   {
     asr: 'yandex',
     rate: 16000,
-    options: { stt: { finalText: () => SAID, eouSilenceMs: 300 } },
+    options: { stt: { finalText: () => SAID, eouSilenceMs: 800 } },
     heard: (stack) => {
       const session = stack.stt.sessions[0];
       return { sampleRate: session?.options?.recognition_model.audio_format.raw_audio.sample_rate_hertz, bytes: session?.bytes ?? 0 };
@@ -31,13 +31,13 @@ const providers: { asr: NonNullable<StackOptions['asr']>; rate: 8000 | 16000; op
   {
     asr: 'vosk',
     rate: 8000,
-    options: { vosk: { finalText: () => SAID, eouSilenceMs: 300 } },
+    options: { vosk: { finalText: () => SAID, eouSilenceMs: 800 } },
     heard: (stack) => ({ sampleRate: stack.vosk!.connections[0]?.sampleRate, bytes: stack.vosk!.connections[0]?.bytes ?? 0 }),
   },
   {
     asr: 'deepgram',
     rate: 16000,
-    options: { deepgram: { finalText: () => SAID } },
+    options: { deepgram: { finalText: () => SAID, eouSilenceMs: 800 } },
     heard: (stack) => {
       const connection = stack.deepgram!.connections[0];
       return { sampleRate: connection === undefined ? undefined : Number(connection.query.sample_rate), bytes: connection?.bytes ?? 0 };

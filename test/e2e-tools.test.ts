@@ -76,7 +76,7 @@ async function orderCall(options: { api?: { delayMs?: number; status?: number };
   const api = await orderApi(options.api);
   const file = await agentsFile();
   const stack = await startStack({
-    stt: { finalText: () => 'Где мой заказ номер 1234', eouSilenceMs: 300 },
+    stt: { finalText: () => 'Где мой заказ номер 1234', eouSilenceMs: 800 },
     llm: { script: options.script ?? toolThenAnswer('order_status', options.args ?? '{"order_id":"1234"}') },
     tts: { msPerChar: 15 },
     env: { AGENTS_FILE: file.path, ORDER_API_URL: api.url, ORDER_API_TOKEN: 'orders-secret', BOT_LANGUAGE: 'ru', LOG_LEVEL: 'debug' },
@@ -159,7 +159,7 @@ describe('business tools in a call', { concurrency: true }, () => {
     const api = await orderApi();
     let turn = 0;
     const stack = await startStack({
-      stt: { finalText: () => 'Где мой заказ номер 1002', eouSilenceMs: 300 },
+      stt: { finalText: () => 'Где мой заказ номер 1002', eouSilenceMs: 800 },
       llm: {
         script: (req: { body: any }) => {
           const last = req.body.messages.at(-1);
