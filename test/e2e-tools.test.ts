@@ -139,7 +139,7 @@ describe('business tools in a call', { concurrency: true }, () => {
   });
 
   test('the caller hangs up during a tool call: the request is aborted on the wire', async () => {
-    const { api } = await orderCall({ api: { delayMs: 10_000 }, hangupAfterMs: 5500 });
+    const { api } = await orderCall({ api: { delayMs: 20_000 }, hangupAfterMs: 9000 });
     assert.equal(api.seen.length, 1);
     const deadline = Date.now() + 5000;
     while (!api.seen[0]!.aborted && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
