@@ -6,6 +6,9 @@ import { readWav } from '../src/audio/wav.js';
 import { runCall } from '../src/sim/run-call.js';
 import { closeChannels, startStack } from './support/stack.js';
 
+/** The stack turns the warm-up probes off for other tests; these turn them back on (the defaults). */
+const WARM = { LLM_KEEP_WARM_MS: '30000', YANDEX_TTS_HTTP_KEEP_WARM_MS: '30000' };
+
 after(() => closeChannels());
 
 async function waitFor(what: string, check: () => boolean, ms = 5_000): Promise<void> {
@@ -21,7 +24,7 @@ test('every provider connection is open before the first call, and the first cal
     stt: { finalText: () => 'Hello there', eouSilenceMs: 300 },
     llm: { script: [{ text: 'Hi.' }] },
     tts: { msPerChar: 10 },
-    env: { GREETING_TEXT: 'Hi.', BOT_LANGUAGE: 'en' },
+    env: { GREETING_TEXT: 'Hi.', BOT_LANGUAGE: 'en', ...WARM },
   });
   try {
     await waitFor('recognizer connection', () => stack.stt.connections.length === 1);
@@ -78,7 +81,7 @@ test('LLM_KEEP_WARM_MS=0 and YANDEX_TTS_HTTP_KEEP_WARM_MS=0 send no warm-up requ
 });
 
 test('an idle model connection is kept open by a probe before the server keep-alive ends', async () => {
-  const stack = await startStack();
+  const stack = await startStack({ env: WARM });
   try {
     await waitFor('warm-up', () => stack.llm.modelListings.length >= 1);
     const before = stack.llm.connections.length;

@@ -91,6 +91,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     LLM_MODEL: 'test-model',
     // Deadlines a loaded machine stays within: only the tests of a deadline set a short one.
     TTS_HEDGE_MS: '10000',
+    // Idle probes of warm connections are tested on their own (warm-connections.test.ts).
+    LLM_KEEP_WARM_MS: '0',
+    YANDEX_TTS_HTTP_KEEP_WARM_MS: '0',
     YANDEX_TTS_TIMEOUT_MS: '60000',
     LLM_FIRST_TOKEN_TIMEOUT_MS: '30000',
     LLM_IDLE_TIMEOUT_MS: '30000',
