@@ -146,7 +146,8 @@ describe('conversation end to end', { concurrency: true }, () => {
       stt: { finalText: () => 'алло' },
       llm: { script: [{ text: 'Вы ввели один два.' }] },
       tts: { msPerChar: 15 },
-      env: { ...QUICK, DTMF_TRANSFER_DIGIT: '0', DTMF_TRANSFER_DESTINATION: 'operator' },
+      // The digits are collected however late a loaded machine delivers them ('#' ends them).
+      env: { ...QUICK, DTMF_TRANSFER_DIGIT: '0', DTMF_TRANSFER_DESTINATION: 'operator', DTMF_COLLECT_MS: '10000' },
     });
     try {
       const uuid = '6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b';

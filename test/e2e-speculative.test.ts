@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { readWav } from '../src/audio/wav.js';
-import { converse } from './support/call-waits.js';
+import { converse, longestSendGap } from './support/call-waits.js';
 import { closeChannels, startStack } from './support/stack.js';
 
 const audio = (name: string) => readWav(new URL(`../../shared/audio/${name}`, import.meta.url).pathname);
@@ -24,7 +24,8 @@ describe('speculative replies', { concurrency: true }, () => {
       const summary = stack.nextSummary();
       const report = await converse({ port: stack.port, sampleRate: 16000 }, [order.pcm]);
       const done = await summary;
-      assert.equal(done.turns.length, 1);
+      const finals = stack.stt.sessions.flatMap((s) => s.finals);
+      assert.equal(done.turns.length, 1, `finals ${JSON.stringify(finals)}; the caller stalled up to ${longestSendGap(report.call)} ms`);
       assert.equal(done.turns[0]!.speculative, true, 'the reply was not the speculative one');
       assert.ok(report.turns[0]!.latencyMs !== undefined, 'no reply was heard');
       // The reply heard answered the whole utterance; no second request followed the final.
@@ -49,6 +50,8 @@ describe('speculative replies', { concurrency: true }, () => {
       const summary = stack.nextSummary();
       const report = await converse({ port: stack.port, sampleRate: 16000 }, [wait.pcm]);
       const done = await summary;
+      const finals = stack.stt.sessions.flatMap((s) => s.finals);
+      assert.equal(finals.length, 1, `finals ${JSON.stringify(finals)}; the caller stalled up to ${longestSendGap(report.call)} ms`);
       assert.equal(done.turns[0]!.speculative, false);
       assert.ok(report.turns[0]!.latencyMs !== undefined, 'no reply was heard');
       assert.ok(!stack.tts.requests.some((r) => r.text.startsWith('WRONG') && !r.cancelled), 'the discarded reply was synthesized to the end');
