@@ -221,13 +221,20 @@ describe('barge-in false alarm', () => {
       const [order, wait] = await Promise.all([speech('ru-order-16k.wav', 16000), speech('ru-wait-16k.wav', 16000)]);
       const summary = stack.nextSummary();
       const call = await greeted(stack.port, { sampleRate: 16000 });
+      const origin = performance.now() - call.nowMs();
       await speakAndHear(call, order, 1000);
       const bargeIns = stack.observed.bargeIns.length;
       await call.play(wait);
       await waitFor(() => stack.observed.bargeIns.length > bargeIns, 'the barge-in decision');
+      const barge = stack.observed.bargeIns.at(-1)! - origin;
       // The reply resumes and plays to its end.
       await replyEnded(call, { quietMs: 800, timeoutMs: 60_000 });
       await call.hangUp();
+      // On the wire: the bot fell silent at the decision (until the empty final, seconds later),
+      // then spoke again.
+      const after = call.received.filter((f) => f.atMs > barge);
+      const resumedAt = after.findIndex((f, i) => f.voiced && i >= 25 && after.slice(i - 25, i).every((g) => !g.voiced));
+      assert.ok(resumedAt > 0, 'the reply was not silenced at the decision and then resumed');
       const done = await summary;
       // The whole reply was heard in the end, once; the noise asked the model nothing.
       assert.deepEqual(done.transcript.filter((t) => t.role === 'bot').map((t) => t.text), ['Алло.', long]);
