@@ -241,7 +241,7 @@ function watch(child: ChildProcessByStdio<null, Readable, Readable>, readyMsg: s
     if (child.exitCode !== null) throw new Error(`process did not start: ${stderr}`);
     const line = lines.find((l) => l.msg === readyMsg);
     return line && { port: line.port as number, httpPort: line.httpPort as number | undefined };
-  }, 'the process to start', 30_000);
+  }, 'the process to start', 90_000);
   return { child, lines, exited, ready };
 }
 

@@ -96,8 +96,7 @@ async function replayUntilReply(stack: Stack, capture: Capture, durationMs: numb
 describe('one audio format per moment, with real Asterisk timing', { concurrency: true }, () => {
   test('Dial form, 16 kHz after 1.5 s of nothing: recognizer at 16 kHz, greeting and reply at their true pitch and length', async () => {
     const stack = await startStack({
-      // The utterance ends 3 s after the caller stops: time for a slow machine to finish the greeting.
-      stt: { finalText: () => 'Сколько стоит доставка?', eouSilenceMs: 3000 },
+      stt: { finalText: () => 'Сколько стоит доставка?' },
       llm: { script: [{ text: REPLY }] },
       tts: TTS,
       env: { ...ENV, GREETING_TEXT: LONG_GREETING },
@@ -150,7 +149,7 @@ describe('one audio format per moment, with real Asterisk timing', { concurrency
 
   test('a μ-law caller silent for 1.5 s: the recognizer is told 8 kHz and the reply is heard in μ-law at 440 Hz', async () => {
     const stack = await startStack({
-      stt: { finalText: () => 'Сколько стоит доставка?', eouSilenceMs: 1500 },
+      stt: { finalText: () => 'Сколько стоит доставка?', eouSilenceMs: 300 },
       llm: { script: [{ text: REPLY }] },
       tts: { msPerChar: MS_PER_CHAR },
       env: ENV,

@@ -14,7 +14,7 @@ describe('speculative replies', { concurrency: true }, () => {
   test('a final that matches the stable partial commits the reply started early', async () => {
     const words = 'hello I would like to check the status of my order';
     const stack = await startStack({
-      stt: { finalText: () => words, eouSilenceMs: 1500, partialEveryMs: 150 },
+      stt: { finalText: () => words, eouSilenceMs: 400, partialEveryMs: 150 },
       llm: { script: [{ text: ['Sure, let me check. ', 'One ', 'moment.'], firstTokenMs: 250 }] },
       tts: { msPerChar: 15, firstChunkDelayMs: 100 },
       env: SPECULATIVE,
@@ -40,7 +40,7 @@ describe('speculative replies', { concurrency: true }, () => {
     // The final carries more words than the partials ever showed.
     const final = 'wait stop one second please I need to find the number of my order first';
     const stack = await startStack({
-      stt: { finalText: () => final, eouSilenceMs: 1500, partialEveryMs: 400 },
+      stt: { finalText: () => final, eouSilenceMs: 400, partialEveryMs: 400 },
       llm: { script: (request) => ({ text: request.body.messages.at(-1).content === final ? 'Take your time.' : 'WRONG speculative reply.', firstTokenMs: 100 }) },
       tts: { msPerChar: 15 },
       env: SPECULATIVE,

@@ -51,12 +51,13 @@ async function paced(socket: Socket, frames: readonly Buffer[], sentAt: number[]
  */
 function greetAndReply(greeting: Buffer[], reply: Buffer[], replySent: number[] = []) {
   return (socket: Socket, seen: Seen[]): void => {
-    void paced(socket, greeting);
+    // The reply follows the greeting, even where a loaded machine made the greeting late.
+    const greeted = paced(socket, greeting);
     const timer = setInterval(() => {
       const voiced = audioOf(seen).map((a) => isVoiced(decodeFrame(a.kind, a.payload).pcm));
       if (!voiced.includes(true) || voiced.at(-1) !== false) return;
       clearInterval(timer);
-      void paced(socket, reply, replySent).then(() => socket.write(HANGUP_MESSAGE));
+      void greeted.then(() => paced(socket, reply, replySent)).then(() => socket.write(HANGUP_MESSAGE));
     }, 10);
     socket.on('close', () => clearInterval(timer));
   };

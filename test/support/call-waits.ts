@@ -64,7 +64,8 @@ export async function converse(
   utterances: readonly Buffer[],
   { quietMs = 400 }: { quietMs?: number } = {},
 ): Promise<{ call: SimulatedCall; turns: TurnReport[] }> {
-  const call = await SimulatedCall.connect(options);
+  // A loaded test process can take seconds to see its connection established.
+  const call = await SimulatedCall.connect({ connectTimeoutMs: 30_000, ...options });
   await replyEnded(call, { afterMs: 0, quietMs: 300 });
   for (const pcm of utterances) {
     await call.play(pcm);
