@@ -124,10 +124,9 @@ describe('conversation end to end', { concurrency: true }, () => {
       await waitFor(() => stack.llm.requests.length >= 2, 'the request that answers the interruption', 60_000);
       await call.hangUp();
       // The decision that cut the long reply (a slow machine may also see the greeting cut).
+      // A decision needs the bot audible: the caller talked over it.
       const barge = stack.observed.bargeIns.map((at) => at - origin).find((at) => at >= interruptedAt);
       assert.ok(barge !== undefined, 'no barge-in decision while the caller talked over the reply');
-      const cut = turnReports(call)[1]?.bargeIn;
-      assert.ok(cut, 'the second utterance did not start over the bot');
       // The reply had seconds left: it must stop at the decision. Counted in frames (those already
       // on their way), not in ms, which a loaded machine stretches; the benchmark times it exactly.
       const speechEnd = call.sent.findLast((m) => m.voiced)!.atMs;
