@@ -65,7 +65,7 @@ describe('a call leaves no globals in Asterisk', { concurrency: 4 }, () => {
     const uuid = '10000000-0000-4000-8000-000000000001';
     dial(stack.ari!, uuid, '1732440000.1');
     const summary = stack.nextSummary();
-    const call = await SimulatedCall.connect({ port: stack.port, uuid, sampleRate: 8000 });
+    const call = await SimulatedCall.connect({ port: stack.port, connectTimeoutMs: 30_000, uuid, sampleRate: 8000 });
     await waitFor(() => greeted(call), 60_000, 'greeting');
     await call.hangUp();
     assert.equal((await summary).outcome, 'caller_hangup');
@@ -74,7 +74,7 @@ describe('a call leaves no globals in Asterisk', { concurrency: 4 }, () => {
 
   test('bot hang-up through the model', async (t) => {
     const stack = await open(t, {
-      stt: { finalText: () => 'that is all thank you', eouSilenceMs: 1500 },
+      stt: { finalText: () => 'that is all thank you', eouSilenceMs: 300 },
       llm: { script: [{ text: 'Goodbye!', toolCalls: [{ name: 'hang_up', arguments: '{"reason":"caller is done"}' }] }] },
       tts: { msPerChar: 10 },
       env: { ...QUICK, ARI_CLEANUP_DELAY_MS: '50' },
@@ -83,7 +83,7 @@ describe('a call leaves no globals in Asterisk', { concurrency: 4 }, () => {
     dial(stack.ari!, uuid, '1732440000.2');
     const order = await readWav(new URL('../../shared/audio/en-order-8k.wav', import.meta.url).pathname);
     const summary = stack.nextSummary();
-    await runCall({ port: stack.port, uuid, sampleRate: 8000, turns: [{ pcm: order.pcm, sampleRate: order.sampleRate, at: 300 }], hangupAfterMs: 60_000 });
+    await runCall({ port: stack.port, connectTimeoutMs: 30_000, uuid, sampleRate: 8000, turns: [{ pcm: order.pcm, sampleRate: order.sampleRate, at: 300 }], hangupAfterMs: 60_000 });
     assert.equal((await summary).outcome, 'bot_hangup');
     assert.equal(stack.ari!.channels.has('1732440000.2'), false, 'the caller was hung up through ARI');
     assert.deepEqual(await globalsLeft(stack), []);
@@ -94,7 +94,7 @@ describe('a call leaves no globals in Asterisk', { concurrency: 4 }, () => {
     const uuid = '10000000-0000-4000-8000-000000000003';
     dial(stack.ari!, uuid, '1732440000.3');
     const summary = stack.nextSummary();
-    await runCall({ port: stack.port, uuid, sampleRate: 8000, hangupAfterMs: 60_000 });
+    await runCall({ port: stack.port, connectTimeoutMs: 30_000, uuid, sampleRate: 8000, hangupAfterMs: 60_000 });
     assert.equal((await summary).outcome, 'inactivity');
     assert.deepEqual(await globalsLeft(stack), []);
   });
@@ -104,7 +104,7 @@ describe('a call leaves no globals in Asterisk', { concurrency: 4 }, () => {
     const uuid = '10000000-0000-4000-8000-000000000004';
     dial(stack.ari!, uuid, '1732440000.4');
     const summary = stack.nextSummary();
-    await runCall({ port: stack.port, uuid, sampleRate: 16000, hangupAfterMs: 60_000 });
+    await runCall({ port: stack.port, connectTimeoutMs: 30_000, uuid, sampleRate: 16000, hangupAfterMs: 60_000 });
     assert.equal((await summary).outcome, 'max_duration');
     assert.deepEqual(await globalsLeft(stack), []);
   });
@@ -120,7 +120,7 @@ describe('a call leaves no globals in Asterisk', { concurrency: 4 }, () => {
     const uuid = '10000000-0000-4000-8000-000000000005';
     dial(ari, uuid, '1732440000.5');
     const summary = stack.nextSummary();
-    const call = await SimulatedCall.connect({ port: stack.port, uuid, sampleRate: 8000 });
+    const call = await SimulatedCall.connect({ port: stack.port, connectTimeoutMs: 30_000, uuid, sampleRate: 8000 });
     await waitFor(() => greeted(call), 60_000, 'greeting');
     let decision: Promise<Response> | undefined;
     let closedAt = 0;
@@ -158,8 +158,8 @@ describe('a call leaves no globals in Asterisk', { concurrency: 4 }, () => {
     const outcomes: string[] = [];
     const first = stack.nextSummary().then((s) => outcomes.push(s.outcome));
     const second = stack.nextSummary().then((s) => outcomes.push(s.outcome));
-    const a = await SimulatedCall.connect({ port: stack.port, uuid: transferred, sampleRate: 8000 });
-    const b = await SimulatedCall.connect({ port: stack.port, uuid: drained, sampleRate: 8000 });
+    const a = await SimulatedCall.connect({ port: stack.port, connectTimeoutMs: 30_000, uuid: transferred, sampleRate: 8000 });
+    const b = await SimulatedCall.connect({ port: stack.port, connectTimeoutMs: 30_000, uuid: drained, sampleRate: 8000 });
     await waitFor(() => greeted(a) && greeted(b), 60_000, 'greetings');
     a.sendDtmf('0');
     await a.closed;
@@ -189,7 +189,7 @@ describe('a call leaves no globals in Asterisk', { concurrency: 4 }, () => {
     const ari = stack.ari!;
     const uuid = '20000000-0000-4000-8000-000000000001';
     dial(ari, uuid, '1732440001.1');
-    const call = await SimulatedCall.connect({ port: stack.port, uuid, sampleRate: 8000 });
+    const call = await SimulatedCall.connect({ port: stack.port, connectTimeoutMs: 30_000, uuid, sampleRate: 8000 });
     await waitFor(() => greeted(call), 60_000, 'greeting');
     let downAt = 0;
     call.once('close', () => {
@@ -215,7 +215,7 @@ describe('a call leaves no globals in Asterisk', { concurrency: 4 }, () => {
     const uuid = '20000000-0000-4000-8000-000000000002';
     dial(ari, uuid, '1732440001.2');
     ari.setDown(true);
-    const call = await SimulatedCall.connect({ port: stack.port, uuid, sampleRate: 8000 });
+    const call = await SimulatedCall.connect({ port: stack.port, connectTimeoutMs: 30_000, uuid, sampleRate: 8000 });
     const linkReads = () => ari.requests.filter((r) => r.method === 'GET' && r.path === '/ari/asterisk/variable').length;
     await waitFor(() => greeted(call) && linkReads() > 0, 60_000, 'greeting and a failed link read');
     await call.hangUp();

@@ -241,8 +241,25 @@ function watch(child: ChildProcessByStdio<null, Readable, Readable>, readyMsg: s
     if (child.exitCode !== null) throw new Error(`process did not start: ${stderr}`);
     const line = lines.find((l) => l.msg === readyMsg);
     return line && { port: line.port as number, httpPort: line.httpPort as number | undefined };
-  }, 'the process to start', 30_000);
+  }, 'the process to start', 90_000);
   return { child, lines, exited, ready };
+}
+
+/**
+ * Starts a process on a port that was free a moment ago; another process on this busy machine may
+ * take it first, so a start that fails with EADDRINUSE is tried again on another one.
+ */
+async function onFreePort(start: (httpPort: string) => ReturnType<typeof watch>) {
+  for (let attempt = 1; ; attempt++) {
+    const proc = start(String(await freePort()));
+    try {
+      await proc.ready;
+      return proc;
+    } catch (err) {
+      proc.child.kill('SIGKILL');
+      if (attempt === 5 || !String(err).includes('EADDRINUSE')) throw err;
+    }
+  }
 }
 
 function freePort(): Promise<number> {
@@ -268,12 +285,14 @@ test('a real process drains on SIGTERM: calls finish, the rest are ended, webhoo
   t.after(() => hook.close());
   const hookPort = (hook.address() as AddressInfo).port;
 
-  const proc = spawnWired({
-    HTTP_HOST: '127.0.0.1',
-    HTTP_PORT: String(await freePort()),
-    DRAIN_TIMEOUT_MS: '1000',
-    CALL_WEBHOOK_URL: `http://127.0.0.1:${hookPort}/calls`,
-  });
+  const proc = await onFreePort((httpPort) =>
+    spawnWired({
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: httpPort,
+      DRAIN_TIMEOUT_MS: '1000',
+      CALL_WEBHOOK_URL: `http://127.0.0.1:${hookPort}/calls`,
+    }),
+  );
   t.after(() => proc.child.kill('SIGKILL'));
   const { port, httpPort } = await proc.ready;
   assert.ok(httpPort !== undefined);
@@ -297,19 +316,21 @@ test('a real process drains on SIGTERM: calls finish, the rest are ended, webhoo
   assert.equal(received.length, 1, 'the call record reached the webhook before exit');
   assert.equal((JSON.parse(received[0]!) as { callId: string }).callId, call.uuid);
   assert.ok(proc.lines.some((l) => (l.record as { callId?: string } | undefined)?.callId === call.uuid), 'the call record is logged');
-  // What is under test is the log itself: its last line reaches stdout before the process exits.
+  // What is under test is the log itself: the drain's last line reaches stdout before the exit.
   assert.ok(proc.lines.some((l) => l.msg === 'drain finished'), 'logs are flushed before exit');
 });
 
 test('src/main.ts drains on SIGTERM and exits at once, non-zero, on a second one', async (t) => {
-  const proc = spawnMain({
-    LOG_LEVEL: 'info',
-    PIPELINE: 'echo',
-    AUDIOSOCKET_HOST: '127.0.0.1',
-    AUDIOSOCKET_PORT: '0',
-    HTTP_PORT: String(await freePort()),
-    DRAIN_TIMEOUT_MS: '30000',
-  });
+  const proc = await onFreePort((httpPort) =>
+    spawnMain({
+      LOG_LEVEL: 'info',
+      PIPELINE: 'echo',
+      AUDIOSOCKET_HOST: '127.0.0.1',
+      AUDIOSOCKET_PORT: '0',
+      HTTP_PORT: httpPort,
+      DRAIN_TIMEOUT_MS: '30000',
+    }),
+  );
   t.after(() => proc.child.kill('SIGKILL'));
   const { port, httpPort } = await proc.ready;
   assert.equal((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status, 200);

@@ -55,7 +55,7 @@ describe('provider faults end to end', { concurrency: true }, () => {
 
   test('ASR stream dropped mid-call: it reconnects and the call goes on', async () => {
     const stack = await startStack({
-      stt: { finalText: (u) => ['check my order', 'the number is one two three four'][u.utterance] ?? 'more', eouSilenceMs: 1500, drop: { afterMs: 1500, times: 1 } },
+      stt: { finalText: (u) => ['check my order', 'the number is one two three four'][u.utterance] ?? 'more', eouSilenceMs: 300, drop: { afterMs: 1500, times: 1 } },
       llm: { script: [{ text: 'Sure, what is the number?' }, { text: 'Thanks, it ships today.' }] },
       tts: { msPerChar: 15 },
       env: QUICK,
@@ -93,7 +93,7 @@ describe('provider faults end to end', { concurrency: true }, () => {
     const stack = await startStack({ stt: { apiKey: 'another-key' }, tts: { msPerChar: 10 }, env: QUICK });
     try {
       const summary = stack.nextSummary();
-      const report = await runCall({ port: stack.port, sampleRate: 8000, hangupAfterMs: 60_000 });
+      const report = await runCall({ port: stack.port, connectTimeoutMs: 30_000, sampleRate: 8000, hangupAfterMs: 60_000 });
       assert.equal(report.endedBy, 'server-hangup');
       const done = await summary;
       assert.equal(done.outcome, 'asr_failed');

@@ -19,7 +19,7 @@ const MS_PER_CHAR = 40;
  */
 async function greetingOf(stack: Stack, streamed: boolean) {
   const served = stack.server.calls().length;
-  const call = await SimulatedCall.connect({ port: stack.port, sampleRate: 8000 });
+  const call = await SimulatedCall.connect({ port: stack.port, connectTimeoutMs: 30_000, sampleRate: 8000 });
   const origin = performance.now() - call.nowMs();
   if (streamed) {
     const server = await waitFor(() => stack.server.calls()[served], 'the call at the server');

@@ -15,7 +15,7 @@ describe('call lifecycle end to end', { concurrency: true }, () => {
     const stack = await startStack({ tts: { msPerChar: 10 }, env: { ...QUICK, INACTIVITY_MS: '1200' } });
     try {
       const summary = stack.nextSummary();
-      const report = await runCall({ port: stack.port, sampleRate: 8000, hangupAfterMs: 60_000 });
+      const report = await runCall({ port: stack.port, connectTimeoutMs: 30_000, sampleRate: 8000, hangupAfterMs: 60_000 });
       assert.equal(report.endedBy, 'server-hangup');
       const done = await summary;
       assert.equal(done.outcome, 'inactivity');
@@ -29,7 +29,7 @@ describe('call lifecycle end to end', { concurrency: true }, () => {
     const stack = await startStack({ tts: { msPerChar: 10 }, env: { ...QUICK, MAX_CALL_MS: '1500' } });
     try {
       const summary = stack.nextSummary();
-      const report = await runCall({ port: stack.port, sampleRate: 16000, hangupAfterMs: 60_000 });
+      const report = await runCall({ port: stack.port, connectTimeoutMs: 30_000, sampleRate: 16000, hangupAfterMs: 60_000 });
       assert.equal(report.endedBy, 'server-hangup');
       assert.ok(report.durationMs < 20_000, `call lasted ${report.durationMs} ms`);
       assert.equal((await summary).outcome, 'max_duration');
@@ -40,7 +40,7 @@ describe('call lifecycle end to end', { concurrency: true }, () => {
 
   test('the model hangs up with a tool call: its goodbye is played, then the call ends', async () => {
     const stack = await startStack({
-      stt: { finalText: () => 'that is all thank you', eouSilenceMs: 1500 },
+      stt: { finalText: () => 'that is all thank you', eouSilenceMs: 300 },
       llm: { script: [{ text: 'You are welcome, goodbye!', toolCalls: [{ name: 'hang_up', arguments: '{"reason":"caller is done"}' }] }] },
       tts: { msPerChar: 15 },
       env: QUICK,
@@ -48,7 +48,7 @@ describe('call lifecycle end to end', { concurrency: true }, () => {
     try {
       const order = await audio('en-order-8k.wav');
       const summary = stack.nextSummary();
-      const report = await runCall({ port: stack.port, sampleRate: 8000, turns: [{ pcm: order.pcm, sampleRate: order.sampleRate, at: 600 }], hangupAfterMs: 60_000 });
+      const report = await runCall({ port: stack.port, connectTimeoutMs: 30_000, sampleRate: 8000, turns: [{ pcm: order.pcm, sampleRate: order.sampleRate, at: 600 }], hangupAfterMs: 60_000 });
       assert.equal(report.endedBy, 'server-hangup');
       assert.ok(report.turns[0]!.replyMs !== undefined && report.turns[0]!.replyMs >= 300, 'the goodbye was not played before hanging up');
       const done = await summary;
@@ -62,7 +62,7 @@ describe('call lifecycle end to end', { concurrency: true }, () => {
   test('the model transfers only to an allowed destination; the dialplan gets the extension', async () => {
     const stack = await startStack({
       ari: true,
-      stt: { finalText: () => 'put me through to an operator', eouSilenceMs: 1500 },
+      stt: { finalText: () => 'put me through to an operator', eouSilenceMs: 300 },
       llm: {
         script: [
           { toolCalls: [{ name: 'transfer', arguments: '{"destination":"+79990001122"}' }] },
@@ -78,7 +78,7 @@ describe('call lifecycle end to end', { concurrency: true }, () => {
       stack.ari!.globals.set(`VOICEBOT_CHAN_${uuid}`, '1732430000.9');
       const order = await audio('en-order-8k.wav');
       const summary = stack.nextSummary();
-      const report = await runCall({ port: stack.port, uuid, sampleRate: 8000, turns: [{ pcm: order.pcm, sampleRate: order.sampleRate, at: 600 }], hangupAfterMs: 60_000 });
+      const report = await runCall({ port: stack.port, connectTimeoutMs: 30_000, uuid, sampleRate: 8000, turns: [{ pcm: order.pcm, sampleRate: order.sampleRate, at: 600 }], hangupAfterMs: 60_000 });
       assert.equal(report.endedBy, 'server-hangup');
       const done = await summary;
       assert.equal(done.outcome, 'transfer');

@@ -19,6 +19,13 @@ export function lastVoicedSent(call: SimulatedCall): number {
   return 0;
 }
 
+/** The longest pause between two frames the caller sent, ms: how long this test process stalled. */
+export function longestSendGap(call: SimulatedCall): number {
+  let longest = 0;
+  for (let i = 1; i < call.sent.length; i++) longest = Math.max(longest, call.sent[i]!.atMs - call.sent[i - 1]!.atMs);
+  return Math.round(longest);
+}
+
 /** Resolves with the arrival time of the first voiced frame received after `afterMs`. */
 export function botTalking(call: SimulatedCall, afterMs = 0, timeoutMs = WAIT_MS): Promise<number> {
   return waitFor(() => call.received.find((f) => f.voiced && f.atMs > afterMs)?.atMs, 'the bot to talk', timeoutMs);
@@ -57,7 +64,8 @@ export async function converse(
   utterances: readonly Buffer[],
   { quietMs = 400 }: { quietMs?: number } = {},
 ): Promise<{ call: SimulatedCall; turns: TurnReport[] }> {
-  const call = await SimulatedCall.connect(options);
+  // A loaded test process can take seconds to see its connection established.
+  const call = await SimulatedCall.connect({ connectTimeoutMs: 30_000, ...options });
   await replyEnded(call, { afterMs: 0, quietMs: 300 });
   for (const pcm of utterances) {
     await call.play(pcm);

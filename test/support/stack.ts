@@ -90,6 +90,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     OPENAI_API_KEY: 'sk-test',
     LLM_MODEL: 'test-model',
     // Deadlines a loaded machine stays within: only the tests of a deadline set a short one.
+    // A gap in the caller's frames counts as silence only after 4 s: this process, caller and
+    // server alike, can stall for seconds on a loaded machine, and a stall is no pause of the caller.
+    ASR_SILENCE_FILL_MS: '4000',
     TTS_HEDGE_MS: '10000',
     // Idle probes of warm connections are tested on their own (warm-connections.test.ts).
     LLM_KEEP_WARM_MS: '0',
