@@ -3,7 +3,6 @@
  * "How a call flows"; each concern it wires lives in a file of its own.
  */
 import type { AudioSocketCall } from '../audiosocket/call.js';
-import { isAbortError, VoicebotError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { BargeIn } from './barge-in.js';
 import { summarizeCall, type CallOutcome } from './call-summary.js';
@@ -11,30 +10,24 @@ import { CallerAudio } from './caller-audio.js';
 import { EchoGuard } from './echo-guard.js';
 import type { EarlyEvent } from './early-events.js';
 import { callTimers, systemClock, type CallTimers } from './clock.js';
-import type { ConversationConfig } from './conversation-config.js';
 import type { CallChannel, ConversationDeps } from './conversation-deps.js';
 import type { Dialogue } from './dialogue.js';
 import { Inactivity } from './inactivity.js';
+import { Interruptions } from './interruptions.js';
 import { summarizeTurns } from './latency-trace.js';
 import { modelControl } from './model-control.js';
-import { phrasePipeline, replyPipeline } from './pipelines.js';
-import { Speculation } from './speculation.js';
+import { phrasePipeline, replyPipeline, synthesisRate } from './pipelines.js';
+import { recognize } from './recognition.js';
+import { Speculation, type SpeculativeReply } from './speculation.js';
 import type { TurnPipeline } from './turn.js';
 import { Turns, type TurnInfo } from './turns.js';
 import { Utterances } from './utterances.js';
 
 /** A reply started before the utterance ended. */
-interface SpeculativeTurn {
-  info: TurnInfo;
-  userText: string;
-  abort(outcome: 'discarded'): void;
-}
+type SpeculativeTurn = SpeculativeReply & { info: TurnInfo };
 
 export type { CallChannel, ConversationDeps };
 export { holdEarlyEvents } from './early-events.js';
-
-/** Synthesizers produce 8–48 kHz; audio for a faster wire is resampled by the playout. */
-const MAX_SYNTHESIS_RATE = 48_000;
 
 /** Runs one call as a conversation until it ends; resolves when everything is released. */
 export async function runConversation(
@@ -52,7 +45,6 @@ export async function runConversation(
 class Conversation {
   readonly #call: AudioSocketCall;
   readonly #deps: ConversationDeps;
-  readonly #config: ConversationConfig;
   readonly #log: Logger;
   readonly #timers: CallTimers;
   readonly #caller: CallerAudio;
@@ -61,12 +53,11 @@ class Conversation {
   readonly #dialogue: Dialogue;
   readonly #turns: Turns;
   readonly #utterances: Utterances;
-  readonly #bargeIn: BargeIn;
+  readonly #interruptions: Interruptions;
   readonly #speculation: Speculation<SpeculativeTurn>;
   readonly #inactivity: Inactivity;
   #lastVoicedAt: number | undefined;
   #recognition: Promise<void> | undefined;
-  #asrWorks = false;
   #endAfterReply: CallOutcome | undefined;
   #ending = false;
   #outcome: CallOutcome | undefined;
@@ -74,7 +65,6 @@ class Conversation {
   constructor(call: AudioSocketCall, deps: ConversationDeps) {
     this.#call = call;
     this.#deps = deps;
-    this.#config = deps.config;
     this.#log = deps.log ?? call.log;
     this.#timers = callTimers(deps.clock ?? systemClock, call.signal);
     this.#echo = deps.echoGuard?.enabled ? new EchoGuard(deps.echoGuard, call.playout) : undefined;
@@ -95,7 +85,6 @@ class Conversation {
         this.#replyFinished();
       },
     });
-    this.#bargeIn = new BargeIn({ enabled: deps.config.bargeIn, minChars: deps.config.bargeInMinChars, falseAlarmMs: deps.config.falseAlarmMs });
     const transferDigit = deps.config.dtmfTransferDestination !== undefined ? deps.config.dtmfTransferDigit : undefined;
     this.#utterances = new Utterances(
       { minChars: deps.config.bargeInMinChars, dtmfTransferDigit: transferDigit, dtmfCollectMs: deps.config.dtmfCollectMs },
@@ -108,6 +97,9 @@ class Conversation {
       },
       () => this.#lastVoicedAt ?? this.#now(),
     );
+    const bargeIn = new BargeIn({ enabled: deps.config.bargeIn, minChars: deps.config.bargeInMinChars, falseAlarmMs: deps.config.falseAlarmMs });
+    const parts = { turns: this.#turns, playout: call.playout, caller: this.#caller, echo: this.#echo, words: this.#utterances };
+    this.#interruptions = new Interruptions(bargeIn, { ...parts, observer: deps.observer, log: this.#log, startedAt: call.startedAt }, () => this.#now());
     this.#speculation = new Speculation(
       { enabled: deps.config.speculative, stableMs: deps.config.speculativeStableMs },
       this.#timers,
@@ -143,7 +135,7 @@ class Conversation {
     }
     call.on('audio', onAudio);
     call.on('dtmf', onDtmf);
-    this.#timers.after(this.#config.maxCallMs, () => void this.end('max_duration', this.#deps.phrases.goodbye));
+    this.#timers.after(this.#deps.config.maxCallMs, () => void this.end('max_duration', this.#deps.phrases.goodbye));
     const ended = new Promise<void>((resolve) => call.signal.addEventListener('abort', () => resolve(), { once: true }));
 
     void this.#greet();
@@ -173,10 +165,10 @@ class Conversation {
     if (phrase !== undefined) {
       // The phrase is a courtesy: a peer that stops reading must not hold the call open.
       let limit: { cancel(): void } | undefined;
-      const timeUp = new Promise<void>((resolve) => (limit = this.#timers.after(this.#config.lastPhraseMaxMs, resolve)));
+      const timeUp = new Promise<void>((resolve) => (limit = this.#timers.after(this.#deps.config.lastPhraseMaxMs, resolve)));
       await Promise.race([this.#playPhrase(phrase).turn.done, timeUp]);
       limit?.cancel();
-      if (!this.#call.signal.aborted && !this.#call.playout.idle) this.#log.warn({ outcome, limitMs: this.#config.lastPhraseMaxMs }, 'last phrase not played in time; hanging up');
+      if (!this.#call.signal.aborted && !this.#call.playout.idle) this.#log.warn({ outcome, limitMs: this.#deps.config.lastPhraseMaxMs }, 'last phrase not played in time; hanging up');
     }
     if (this.#call.signal.aborted) return;
     this.#log.info({ outcome }, 'ending the call');
@@ -204,33 +196,24 @@ class Conversation {
     if (!frame?.caller) return;
     this.#lastVoicedAt = this.#now();
     this.#inactivity.activity();
-    if (frame.speaking) this.#maybeBargeIn('voice');
+    if (frame.speaking) this.#interruptions.consider('voice');
   }
 
-  async #recognize(sampleRate: number): Promise<void> {
-    try {
-      for await (const event of this.#deps.asr.transcribe(this.#caller.audio, { sampleRate, signal: this.#call.signal, log: this.#log })) {
-        if (this.#call.signal.aborted) return;
-        if (!this.#asrWorks) {
-          this.#asrWorks = true;
-          this.#deps.recognizerHealth?.ok();
-        }
-        if (event.type === 'final') this.#log.debug({ text: event.text }, 'recognized');
-        this.#utterances.onAsr(event);
-      }
-    } catch (err) {
-      if (this.#call.signal.aborted || isAbortError(err)) return;
-      const code = err instanceof VoicebotError ? err.code : 'asr_failed';
-      // The recognizer logged and counted the fault; this only tells what the call does about it.
-      this.#log.info({ code }, 'speech recognition failed; ending the call');
-      this.#deps.recognizerHealth?.failed(code);
-      await this.end('asr_failed', this.#deps.phrases.cannotHear);
-    }
+  #recognize(sampleRate: number): Promise<void> {
+    return recognize(this.#deps.asr, this.#caller.audio, { sampleRate, signal: this.#call.signal, log: this.#log }, {
+      event: (event) => this.#utterances.onAsr(event),
+      working: () => this.#deps.recognizerHealth?.ok(),
+      failed: async (code) => {
+        this.#log.info({ code }, 'speech recognition failed; ending the call');
+        this.#deps.recognizerHealth?.failed(code);
+        await this.end('asr_failed', this.#deps.phrases.cannotHear);
+      },
+    });
   }
 
   #onPartial(text: string): void {
     this.#inactivity.activity();
-    this.#maybeBargeIn('partial');
+    this.#interruptions.consider('partial');
     if (!this.#ending) this.#speculation.onPartial(text);
   }
 
@@ -244,7 +227,7 @@ class Conversation {
       return;
     }
     this.#inactivity.answered();
-    if (this.#bargeIn.settle(true, now) !== undefined) this.#turns.confirmCut();
+    this.#interruptions.spoke();
     const speculative = this.#speculation.take(text);
     let info: TurnInfo;
     if (speculative) {
@@ -261,42 +244,22 @@ class Conversation {
     this.#turns.play(info);
   }
 
-  /** The speech that cut the bot off turned out empty: resume the reply where it was cut. */
+  /** The caller's speech turned out empty (or the bot's own echo). */
   #onEmptyUtterance(): void {
     this.#speculation.discard();
-    const outcome = this.#bargeIn.settle(false, this.#now());
-    if (outcome === undefined) return;
-    if (outcome !== 'resume' || this.#ending) {
-      this.#turns.confirmCut();
-      return;
-    }
-    const resumed = this.#turns.resumeCut();
-    if (resumed) this.#log.info({ turn: resumed.turn.id }, 'barge-in was a false alarm; resuming');
-  }
-
-  #maybeBargeIn(trigger: 'voice' | 'partial'): void {
-    const info = this.#turns.current;
-    const botAudible = info !== undefined && !info.settled && info.turn.committed && this.#call.playout.queuedMs > 0;
-    const partial = this.#echo?.isBotEcho(this.#utterances.partial, info, this.#now()) ? '' : this.#utterances.partial;
-    const input = { botAudible, speaking: this.#caller.speaking, partial };
-    if (!info || !this.#bargeIn.shouldCut(input)) return;
-    this.#turns.cut(info);
-    this.#echo?.botStopped(info, this.#now());
-    this.#bargeIn.cut(this.#now());
-    this.#deps.observer.bargeIn();
-    this.#log.info({ turn: info.turn.id, trigger, atMs: Math.round(Date.now() - this.#call.startedAt) }, 'barge-in');
+    this.#interruptions.empty(this.#ending);
   }
 
   // ---- the bot: replies and fixed phrases ----
 
   #replyPipeline(userText: string): TurnPipeline {
-    return replyPipeline(userText, this.#dialogue, this.#deps, () => this.#synthesisRate(), this.#log);
+    return replyPipeline(userText, this.#dialogue, this.#deps, () => synthesisRate(this.#call.playout), this.#log);
   }
 
   /** Plays a fixed phrase as a turn of its own, so barge-in and heard-text work the same way. */
   #playPhrase(text: string, audio?: (sampleRate: number) => Promise<Buffer>): TurnInfo {
     // The rate when the phrase starts; a later switch is resampled by the playout.
-    return this.#turns.play(this.#turns.reply(undefined, phrasePipeline(text, this.#synthesisRate(), this.#deps.phrase, audio)));
+    return this.#turns.play(this.#turns.reply(undefined, phrasePipeline(text, synthesisRate(this.#call.playout), this.#deps.phrase, audio)));
   }
 
   #replyFinished(): void {
@@ -305,11 +268,6 @@ class Conversation {
       return;
     }
     this.#inactivity.activity();
-  }
-
-  /** The rate to synthesize at now: the wire rate, capped at what synthesizers produce. */
-  #synthesisRate(): number {
-    return Math.min(this.#call.playout.format.sampleRate, MAX_SYNTHESIS_RATE);
   }
 
   // ---- channel control: transfer and the model's tools ----

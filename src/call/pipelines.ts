@@ -4,6 +4,14 @@ import type { ConversationDeps } from './conversation-deps.js';
 import type { Dialogue } from './dialogue.js';
 import type { TurnPipeline } from './turn.js';
 
+/** Synthesizers produce 8–48 kHz; audio for a faster wire is resampled by the playout. */
+const MAX_SYNTHESIS_RATE = 48_000;
+
+/** The rate to synthesize at now: the wire rate, capped at what synthesizers produce. */
+export function synthesisRate(playout: { readonly format: { readonly sampleRate: number } }): number {
+  return Math.min(playout.format.sampleRate, MAX_SYNTHESIS_RATE);
+}
+
 /** The model's reply to `userText`: deltas → chunks → audio at the rate current as each chunk starts. */
 export function replyPipeline(
   userText: string,
