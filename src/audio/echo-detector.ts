@@ -3,6 +3,7 @@
  * from the caller's voice by comparing 5 ms energy envelopes of what was sent and what came back.
  */
 import { BLOCK_MS, blockCount, blockLevels, decibels, power, SILENT_DB } from './envelope.js';
+import { OutboundHistory } from './outbound-history.js';
 
 /** Tuning of an `EchoDetector`; every field has a default. */
 export interface EchoDetectorOptions {
@@ -80,11 +81,7 @@ export class EchoDetector {
   readonly #floorDb: number;
   readonly #loudDb: number;
   readonly #delays: number;
-  // Outbound block levels by absolute block index (time / 5 ms), in a ring tagged with the index.
-  readonly #ringLevel: Float64Array;
-  readonly #ringTag: Float64Array;
-  readonly #mask: number;
-  #lastLoud = -Infinity;
+  readonly #outbound: OutboundHistory;
   // Per delay (in blocks): median log-ratio, its spread, updates seen; and the plausible set.
   readonly #loss: Float64Array;
   readonly #spread: Float64Array;
@@ -110,11 +107,7 @@ export class EchoDetector {
     this.#floorDb = options.floorDb ?? -50;
     this.#loudDb = this.#floorDb + LOUD_ABOVE_FLOOR_DB;
     this.#delays = Math.floor(maxDelayMs / BLOCK_MS) + 1;
-    let size = 64;
-    while (size < this.#delays + 64) size *= 2;
-    this.#ringLevel = new Float64Array(size).fill(SILENT_DB);
-    this.#ringTag = new Float64Array(size).fill(-1);
-    this.#mask = size - 1;
+    this.#outbound = new OutboundHistory(this.#delays + 64, this.#loudDb);
     this.#loss = new Float64Array(this.#delays).fill(-this.#minLossDb);
     this.#spread = new Float64Array(this.#delays).fill(10);
     this.#seen = new Float64Array(this.#delays);
@@ -126,19 +119,7 @@ export class EchoDetector {
   /** Records one frame of s16le PCM (before any μ-law encoding) as written to the wire at `atMs`: it plays from then on. */
   outbound(pcm: Buffer, sampleRate: number, atMs: number): void {
     const blocks = this.#blockLevels(pcm, sampleRate);
-    const levels = this.#levels;
-    const first = Math.round(atMs / BLOCK_MS);
-    for (let j = 0; j < blocks; j++) {
-      const index = first + j;
-      const slot = index & this.#mask;
-      const level = levels[j]!;
-      if (this.#ringTag[slot] === index) this.#ringLevel[slot] = Math.max(this.#ringLevel[slot]!, level);
-      else {
-        this.#ringTag[slot] = index;
-        this.#ringLevel[slot] = level;
-      }
-      if (level >= this.#loudDb && index > this.#lastLoud) this.#lastLoud = index;
-    }
+    this.#outbound.record(Math.round(atMs / BLOCK_MS), this.#levels, blocks);
   }
 
   /** Judges one inbound frame of s16le PCM that arrived at `atMs` (it holds the audio just before). */
@@ -148,7 +129,7 @@ export class EchoDetector {
     const durationMs = ((pcm.length >> 1) / sampleRate) * 1000;
     const first = Math.round((this.#inboundTime(atMs, durationMs) - durationMs) / BLOCK_MS);
     // No bot audio within reach of any delay: nothing to predict or learn.
-    const botAudible = first - this.#lastLoud <= this.#delays;
+    const botAudible = first - this.#outbound.lastLoud <= this.#delays;
     if (botAudible) {
       this.#choosePaths();
       this.#outboundNear(first, blocks);
@@ -218,18 +199,9 @@ export class EchoDetector {
   #outboundNear(first: number, blocks: number): void {
     const delays = this.#delays;
     const near = this.#near;
-    const tags = this.#ringTag;
-    const ring = this.#ringLevel;
-    const mask = this.#mask;
-    // Outbound levels from first + blocks down to first − delays − 1, newest first.
-    const span = blocks + delays + 2;
-    const top = first + blocks;
     const raw = this.#raw;
-    for (let k = 0; k < span; k++) {
-      const at = top - k;
-      const slot = at & mask;
-      raw[k] = tags[slot] === at ? ring[slot]! : SILENT_DB;
-    }
+    // Outbound levels from first + blocks down to first − delays − 1, newest first.
+    this.#outbound.newestFirst(first + blocks, blocks + delays + 2, raw);
     for (let j = 0; j < blocks; j++) {
       // Block first + j at delay d reads raw around k = blocks − j + d.
       const base = blocks - j;
