@@ -45,7 +45,7 @@ async function echoCall(options: { delayMs: number; gainDb: number; guard: boole
     }
     // Wait while the reply plays out (about 5 s), or until the bot has taken its echo for the caller.
     await until('the reply to end', () => {
-      if (options.interrupt) return stack.logs.some((l) => l.msg === 'barge-in');
+      if (options.interrupt) return stack.observed.bargeIns.length > 0;
       const last = call.received.findLast((f) => f.voiced);
       return (last !== undefined && call.nowMs() - last.atMs > 1500) || (!options.guard && stack.llm.requests.length > 1);
     }, 30_000);
