@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, afterEach, before, test } from 'node:test';
 import { parseMcpServerDeclarations, type McpServerEntry } from '../src/tools/mcp-declarations.js';
 import { createMcpPool, type McpPool } from '../src/tools/mcp-pool.js';
 import { createToolbox, type Toolbox } from '../src/tools/toolbox.js';
@@ -14,6 +14,26 @@ before(async () => {
 after(() => fake.close());
 
 const live = () => new AbortController().signal;
+
+// Whatever a test opened is closed even when it fails: a live session or child process would keep the run from ending.
+const opened: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const close of opened.splice(0).reverse()) await close().catch(() => {});
+});
+
+/** `close`, run at most once, and run after the test if the test did not. */
+function closedAfter(close: () => Promise<void>): () => Promise<void> {
+  let closing: Promise<void> | undefined;
+  const once = () => (closing ??= close());
+  opened.push(once);
+  return once;
+}
+
+async function mcpServer(): Promise<FakeMcp> {
+  const server = await startFakeMcp();
+  opened.push(() => server.close());
+  return server;
+}
 
 function servers(entries: McpServerEntry[]) {
   const { servers, problems } = parseMcpServerDeclarations(entries, { MCP_TOKEN: TOKEN });
@@ -37,7 +57,7 @@ function toolbox(entries: McpServerEntry[], options: { pool?: McpPool; deniedOri
     mcpPool: pool,
     reservedNames: ['hang_up'],
   });
-  return { box, capture, close: async () => (await box.close(), await pool.close()) };
+  return { box, capture, close: closedAfter(async () => (await box.close(), await pool.close())) };
 }
 
 async function names(box: Toolbox): Promise<string[]> {
@@ -93,6 +113,7 @@ test('a caller hang-up cancels the MCP call at the server', async () => {
 test('toolboxes of agents that share a server share one session', async () => {
   const capture = captureLog();
   const pool = createMcpPool({ log: capture.log });
+  const closePool = closedAfter(() => pool.close());
   const sessions = () => fake.headers.filter((h) => h['mcp-session-id'] === undefined).length;
   const before = sessions();
   const first = toolbox([ordersServer()], { pool });
@@ -104,11 +125,11 @@ test('toolboxes of agents that share a server share one session', async () => {
   await first.box.close();
   assert.equal((await second.box.run('order_status', '{"order_id":"1002"}', live())).outcome, 'ok');
   await second.box.close();
-  await pool.close();
+  await closePool();
 });
 
 test('a server that goes away leaves the turn with one warning; when it comes back its tools return', async () => {
-  const server = await startFakeMcp();
+  const server = await mcpServer();
   const { box, capture, close } = toolbox([ordersServer({ url: server.url })]);
   assert.deepEqual(await names(box), ['order_status', 'slow_lookup']);
   const warnings = () => capture.records.filter((r) => r.level === WARN && r.mcpServer === 'orders').length;
@@ -132,7 +153,7 @@ test('a server that goes away leaves the turn with one warning; when it comes ba
 });
 
 test('a server that is down from the start is left out with one warning and joins once it is up', async () => {
-  const server = await startFakeMcp();
+  const server = await mcpServer();
   await server.close();
   const { box, capture, close } = toolbox([ordersServer({ url: server.url })]);
   assert.deepEqual(await names(box), []);
@@ -145,7 +166,7 @@ test('a server that is down from the start is left out with one warning and join
 });
 
 test('a tool the server adds is offered after its list-changed notice', async () => {
-  const server = await startFakeMcp();
+  const server = await mcpServer();
   const { box, close } = toolbox([ordersServer({ url: server.url, allowTools: ['*'] })]);
   assert.deepEqual(await names(box), ['delete_everything', 'order_status', 'slow_lookup']);
   server.addTool('track_parcel', 'Посылка в Москве.');
