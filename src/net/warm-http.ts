@@ -1,6 +1,7 @@
 /** An HTTP connection pool for one provider that stays connected while idle: keep-alive sockets and a cheap request now and then. */
-import { Agent, fetch as poolFetch } from 'undici';
+import { Agent } from 'undici';
 import type { Logger } from '../logger.js';
+import { requestFetch } from './request-fetch.js';
 
 /** Settings of `createWarmHttp`. */
 export interface WarmHttpOptions {
@@ -49,6 +50,7 @@ function sharedAgent(idleMs: number): Agent {
 /** Creates the pool; nothing connects until the first request or `keepWarm`. Idle sockets and timers never hold the process open. */
 export function createWarmHttp(options: WarmHttpOptions): WarmHttp {
   const agent = sharedAgent(Math.max(options.intervalMs, MIN_INTERVAL_MS) + IDLE_MARGIN_MS);
+  const poolFetch = requestFetch(agent);
   let intervalMs = options.intervalMs;
   let probe: (() => Promise<unknown>) | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -63,7 +65,7 @@ export function createWarmHttp(options: WarmHttpOptions): WarmHttp {
 
   const fetchThrough = (async (input: Parameters<typeof globalThis.fetch>[0], init?: RequestInit) => {
     arm();
-    const response = (await poolFetch(input as never, { ...init, dispatcher: agent } as never)) as unknown as Response;
+    const response = await poolFetch(input, init);
     followServerHint(response.headers.get('keep-alive'));
     arm();
     return response;
