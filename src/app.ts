@@ -11,6 +11,7 @@ import { watchAgents, type AgentsWatcher } from './agents/watch.js';
 import type { App } from './app-contract.js';
 import type { CallHandler } from './audiosocket/server.js';
 import type { CallSummary } from './call/call-summary.js';
+import type { Clock } from './call/clock.js';
 import { holdEarlyEvents, runConversation } from './call/conversation.js';
 import type { Config } from './config.js';
 import { echoApp } from './echo-app.js';
@@ -27,7 +28,7 @@ const PROVIDER_DOWN_MS = 30_000;
 export async function createApp(
   config: Config,
   log: Logger,
-  options: { observer?: Observer; onCallEnd?: (summary: CallSummary) => void } = {},
+  options: { observer?: Observer; onCallEnd?: (summary: CallSummary) => void; clock?: Clock } = {},
 ): Promise<App> {
   const observer = options.observer ?? noopObserver;
   // A bad agents file is a start-up error listing every problem.
@@ -111,6 +112,7 @@ export async function createApp(
         log: callLog,
         observer: { ...observer, callEnded: (outcome) => observer.callEnded(outcome, agent.name) },
         recognizerHealth,
+        ...(options.clock !== undefined ? { clock: options.clock } : {}),
         ...(channel !== undefined ? { channelControl: () => channel } : {}),
         ...(options.onCallEnd
           ? {

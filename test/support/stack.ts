@@ -1,5 +1,6 @@
 /** A whole voice-bot stack on 127.0.0.1: the real server and app, every provider faked by a real local server. */
 import { Writable } from 'node:stream';
+import type { Clock } from '../../src/call/clock.js';
 import { startFakeAri, type FakeAri } from '../fakes/ari-server.js';
 import { startFakeDeepgram, type FakeDeepgram, type FakeDeepgramOptions } from '../fakes/deepgram-server.js';
 import { startFakeOpenAi, type FakeOpenAi, type FakeOpenAiOptions } from '../fakes/openai-server.js';
@@ -26,6 +27,8 @@ export interface StackOptions {
   ttsHttp?: Partial<FakeTtsHttpOptions>;
   ari?: boolean;
   env?: Record<string, string>;
+  /** The conversations' time and timers (a `ManualClock` moves only when the test says). */
+  clock?: Clock;
 }
 
 /** What the app reported to its metrics observer. */
@@ -124,6 +127,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
   const app = await createApp(config, log, {
     observer,
+    clock: options.clock,
     onCallEnd: (summary) => {
       summaries.push(summary);
       waiters.shift()?.(summary);
