@@ -251,7 +251,8 @@ export async function run(): Promise<void> {
     if (base && talk) {
       process.stdout.write(
         `${calls} calls, conversation / baseline: server CPU per call ${talk.cpuPerCallPct.toFixed(3)} / ${base.cpuPerCallPct.toFixed(3)} % of a core = ` +
-          `×${(talk.cpuPerCallPct / Math.max(base.cpuPerCallPct, 0.0001)).toFixed(2)} (target ≤ ×1.5), p99 jitter ${talk.p99.toFixed(2)} / ${base.p99.toFixed(2)} ms\n`,
+          `×${(talk.cpuPerCallPct / Math.max(base.cpuPerCallPct, 0.0001)).toFixed(2)} (target ≤ ×1.5), p99 jitter ${talk.p99.toFixed(2)} / ${base.p99.toFixed(2)} ms; ` +
+          `the fakes took ${Number(talk.serverStats?.fakesCpuPct).toFixed(0)} % of a core\n`,
       );
     }
     if (echo?.serverStats) {

@@ -31,11 +31,16 @@ export async function startConversationChild(profileDir?: string, env: Record<st
     await fakes.stop();
     throw err;
   }
+  let fakesFrom = procUsage(fakes.pid);
   return {
     port: server.port,
     pid: server.pid,
     async usage() {
       const u = procUsage(server.pid);
+      const f = procUsage(fakes.pid);
+      // The fakes' share of the machine since the previous usage request: the server competes with it for the cores.
+      const fakesCpuPct = f && fakesFrom ? ((f.cpuMs - fakesFrom.cpuMs) / (f.atMs - fakesFrom.atMs)) * 100 : NaN;
+      fakesFrom = f;
       const lag = await server.loopLag();
       return {
         type: 'usage',
@@ -45,7 +50,7 @@ export async function startConversationChild(profileDir?: string, env: Record<st
         rssBytes: u?.rssBytes ?? 0,
         loopP99Ms: lag?.p99Ms ?? NaN,
         loopMaxMs: lag?.maxMs ?? NaN,
-        stats: { fakesPid: fakes.pid },
+        stats: { fakesCpuPct },
       };
     },
     async stop() {
