@@ -260,11 +260,14 @@ export async function run(): Promise<void> {
       process.stdout.write(`  server counters: underruns ${String(s.underruns)}, reanchors ${String(s.reanchors)}, backpressure skips ${String(s.backpressureSkips)}\n`);
     }
   }
-  const held = (label: string): number =>
-    Math.max(0, ...results.filter((r) => r.target === label && r.p99 <= 10 && r.lost === 0 && r.early === 0 && r.failures === 0).map((r) => r.calls));
+  const held = (label: string, early = true): number =>
+    Math.max(0, ...results.filter((r) => r.target === label && r.p99 <= 10 && r.lost === 0 && (!early || r.early === 0) && r.failures === 0).map((r) => r.calls));
   for (const row of opts.rows.filter((r) => r.label !== 'baseline')) {
-    const best = held(row.label);
-    process.stdout.write(`${row.label}: calls held at p99 <= 10 ms with no lost or early frames: ${best || 'none'} of levels ${opts.levels.join(', ')}\n`);
+    // A reply's first frame goes out at once after silence, up to a frame before the old schedule: jitterStats counts it early.
+    process.stdout.write(
+      `${row.label}: calls held at p99 <= 10 ms with no lost or early frames: ${held(row.label) || 'none'}; ` +
+        `with no lost frames, early ones (reply starts) allowed: ${held(row.label, false) || 'none'} (levels ${opts.levels.join(', ')})\n`,
+    );
   }
   if (opts.rows.some((r) => r.label === 'echo')) {
     const best = held('echo');
