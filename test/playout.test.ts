@@ -253,6 +253,27 @@ describe('playout', { concurrency: true }, () => {
     }
   });
 
+  test('playouts started at different times keep their own phase on the shared clock', async () => {
+    const a = recorder();
+    const b = recorder();
+    const pa = createPlayout(a.sink, F8);
+    const pb = createPlayout(b.sink, F8);
+    try {
+      pa.start();
+      await sleep(7);
+      pb.start();
+      await waitFor(() => b.frames.length >= 20, 'frames of the second playout');
+    } finally {
+      pa.stop();
+      pb.stop();
+    }
+    // Each frame of B against the latest frame of A before it: the offset B started with, within the clock's 2 ms grid.
+    const offsets = b.frames.map((w) => (w.at - a.frames[0]!.at) % 20).sort((x, y) => x - y);
+    const median = offsets[offsets.length >> 1]!;
+    const started = (b.frames[0]!.at - a.frames[0]!.at) % 20;
+    assert.ok(Math.abs(median - started) <= 3, `B's frames ${median.toFixed(1)} ms into A's 20 ms, started ${started.toFixed(1)} ms in`);
+  });
+
   test('nothing is written after stop(), and whenIdle() resolves', async () => {
     const { frames, sink } = recorder();
     const playout = createPlayout(sink, F8);

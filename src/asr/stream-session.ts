@@ -42,7 +42,7 @@ class StreamSession {
   readonly #utterance: Utterance;
   readonly #pending: PendingAudio;
   readonly #reconnect: Reconnector;
-  readonly #quiet = new QuietFrames();
+  readonly #quiet: QuietFrames;
   #link: Link | undefined;
   #ticker: NodeJS.Timeout | undefined;
   #grace: NodeJS.Timeout | undefined;
@@ -62,6 +62,7 @@ class StreamSession {
     this.#utterance = new Utterance(this.#events, session.log);
     this.#pending = new PendingAudio(session.sampleRate);
     this.#reconnect = new Reconnector(transport.settings.reconnect);
+    this.#quiet = new QuietFrames(session.sampleRate, transport.settings.quietBatchMs);
   }
 
   async *run(audio: AsyncIterable<Buffer>): AsyncGenerator<AsrEvent> {
@@ -168,7 +169,11 @@ class StreamSession {
       },
       partial: (text) => live() && this.#utterance.partial(text),
       final: (text) => live() && this.#utterance.final(text),
-      endOfUtterance: () => live() && this.#utterance.end(),
+      endOfUtterance: () => {
+        if (!live()) return;
+        this.#quiet.utteranceEnded();
+        this.#utterance.end();
+      },
       finalized: (ms) => live() && this.#pending.finalizeTo(ms),
       ended: () => live() && this.#onEnded(link),
       failed: (error) => this.#onFault(link, error),

@@ -1,11 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { FRAME_MS, frameBytes, pcmDurationMs } from '../audio/pcm.js';
-import { pcmToUlaw, ULAW_SILENCE } from '../audio/mulaw.js';
+import { pcmDurationMs } from '../audio/pcm.js';
 import { resample } from '../audio/resample.js';
 import { AudioQueue, type TagPlayed } from './audio-queue.js';
-import { HEADER_BYTES, writeAudioHeader } from './codec.js';
 import type { AudioFormat } from './format.js';
+import { CallClock } from './frame-clock.js';
+import { WireFrames } from './wire-frames.js';
 
 /** Where frames go: a socket in production. `blocked()` is true while the last write is unflushed. */
 export interface PlayoutSink {
@@ -84,14 +84,6 @@ export interface Playout extends EventEmitter<PlayoutEvents> {
   whenIdle(): Promise<void>;
 }
 
-/**
- * How far the clock may fall behind before it re-anchors. A timer that fires a few ms late is
- * caught up on the next ticks (at most two frames back to back, well inside Asterisk's jitter
- * tolerance); a real stall re-anchors rather than bursting, which Asterisk would play fast or a
- * conference mixer would drop.
- */
-const MAX_LAG_MS = 2 * FRAME_MS;
-
 class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
   readonly #sink: PlayoutSink;
   readonly #stats: PlayoutStats = {
@@ -105,15 +97,18 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
   };
   readonly #stallMs: number | undefined;
   #format: AudioFormat;
-  #pcmFrameBytes = 0;
-  #silence: Buffer = Buffer.alloc(0);
-  #scratch: Buffer = Buffer.alloc(0);
+  #frames: WireFrames;
   readonly #queue = new AudioQueue();
   #streamOpen = false;
   #streamPlaying = false;
   #idleWaiters: (() => void)[] = [];
-  #timer: NodeJS.Timeout | undefined;
-  #next = 0;
+  readonly #clock = new CallClock(
+    () => this.#writeOne(),
+    (lostMs) => {
+      this.#stats.lostMs += lostMs;
+      this.#stats.reanchors++;
+    },
+  );
   #running = false;
   #stopped = false;
   /** True while the last frame written was silence: new audio need not wait for the next tick. */
@@ -127,7 +122,7 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
     this.#sink = sink;
     this.#stallMs = options.stallMs;
     this.#format = format;
-    this.#applyFormat(format);
+    this.#frames = new WireFrames(format);
   }
 
   get format(): AudioFormat {
@@ -153,16 +148,14 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
   start(): void {
     if (this.#running || this.#stopped) return;
     this.#running = true;
-    this.#next = performance.now();
-    this.#tick();
+    this.#clock.start();
   }
 
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#running = false;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#clock.stop();
     this.#queue.clear(this.#format.sampleRate);
     this.#streamOpen = false;
     this.#resolveIdle();
@@ -175,7 +168,7 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
       return;
     }
     this.#format = format;
-    this.#applyFormat(format);
+    this.#frames = new WireFrames(format);
     // What is queued keeps its pitch and length across the switch.
     if (old.sampleRate !== format.sampleRate) this.#queue.resample(old.sampleRate, format.sampleRate);
   }
@@ -184,12 +177,8 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
     if (this.#stopped || pcm.length === 0) return;
     const buf = sampleRate === this.#format.sampleRate ? pcm : resample(pcm, sampleRate, this.#format.sampleRate);
     this.#queue.push(buf, tag);
-    if (this.#silent && this.#running && this.#timer !== undefined && this.#hasFrame()) {
-      // The caller is hearing silence: send the first frame of the reply now, not at the next tick.
-      clearTimeout(this.#timer);
-      this.#next = performance.now();
-      this.#tick();
-    }
+    // The caller is hearing silence: send the first frame of the reply now and re-phase from it.
+    if (this.#silent && this.#running && this.#clock.waiting && this.#hasFrame()) this.#clock.start();
   }
 
   tap(onFrame: ((pcm: Buffer, sampleRate: number, at: number) => void) | undefined): void {
@@ -226,30 +215,8 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
   }
 
   #hasFrame(): boolean {
-    return this.#queue.bytes >= this.#pcmFrameBytes || (this.#queue.bytes > 0 && !this.#streamOpen);
+    return this.#queue.bytes >= this.#frames.pcmBytes || (this.#queue.bytes > 0 && !this.#streamOpen);
   }
-
-  #applyFormat(format: AudioFormat): void {
-    this.#pcmFrameBytes = frameBytes(format.sampleRate);
-    this.#silence = Buffer.alloc(HEADER_BYTES + format.payloadBytes, format.encoding === 'ulaw' ? ULAW_SILENCE : 0);
-    writeAudioHeader(this.#silence, format.kind, format.payloadBytes);
-    this.#scratch = Buffer.alloc(this.#pcmFrameBytes);
-  }
-
-  readonly #tick = (): void => {
-    this.#timer = undefined;
-    if (!this.#running) return;
-    const now = performance.now();
-    if (now - this.#next > MAX_LAG_MS) {
-      this.#stats.lostMs += now - this.#next;
-      this.#next = now;
-      this.#stats.reanchors++;
-    }
-    this.#writeOne();
-    if (!this.#running) return;
-    this.#next += FRAME_MS;
-    this.#timer = setTimeout(this.#tick, Math.max(0, this.#next - performance.now()));
-  };
 
   #writeOne(): void {
     if (this.#sink.blocked()) {
@@ -259,27 +226,24 @@ class PacedPlayout extends EventEmitter<PlayoutEvents> implements Playout {
     }
     this.#blockedSince = undefined;
     this.#stallReported = false;
-    const need = this.#pcmFrameBytes;
+    const frames = this.#frames;
+    const need = frames.pcmBytes;
     if (!this.#hasFrame()) {
       if (this.#streamOpen && this.#streamPlaying) this.#stats.underruns++;
-      this.#sink.write(this.#silence);
+      this.#sink.write(frames.silence);
       this.#stats.framesWritten++;
       this.#stats.silenceFrames++;
       this.#silent = true;
       return;
     }
     this.#silent = false;
-    const frame = Buffer.allocUnsafe(HEADER_BYTES + this.#format.payloadBytes);
-    writeAudioHeader(frame, this.#format.kind, this.#format.payloadBytes);
-    const ulaw = this.#format.encoding === 'ulaw';
-    const target = ulaw ? this.#scratch : frame;
-    const base = ulaw ? 0 : HEADER_BYTES;
-    const { filled, started } = this.#queue.take(target, base, need, this.#format.sampleRate);
+    const audio = frames.audio();
+    const { filled, started } = this.#queue.take(audio.pcm, 0, need, frames.format.sampleRate);
     // A partial last frame is padded with silence: Asterisk hangs up on an empty payload.
-    if (filled < need) target.fill(0, base + filled, base + need);
-    if (ulaw) pcmToUlaw(this.#scratch, frame, HEADER_BYTES);
-    this.#sink.write(frame);
-    this.#tap?.(ulaw ? this.#scratch : frame.subarray(HEADER_BYTES), this.#format.sampleRate, performance.now());
+    if (filled < need) audio.pcm.fill(0, filled, need);
+    frames.encode(audio);
+    this.#sink.write(audio.frame);
+    this.#tap?.(audio.pcm, frames.format.sampleRate, performance.now());
     this.#stats.framesWritten++;
     this.#stats.audioFrames++;
     if (this.#streamOpen) this.#streamPlaying = true;
