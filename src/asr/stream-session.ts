@@ -240,7 +240,9 @@ class StreamSession {
       this.#fail(failure);
       return;
     }
-    this.#log.warn({ err: error, ...next }, 'asr connection lost, reconnecting');
+    // One outage, one warning: the further attempts of the same outage are at debug.
+    if (next.attempt === 1) this.#log.warn({ err: error, ...next }, 'asr connection lost, reconnecting');
+    else this.#log.debug({ err: error, ...next }, 'asr reconnect failed, trying again');
   }
 
   #onAudioEnd(): void {
