@@ -12,6 +12,7 @@
  *        --first-calls 6 (one-turn calls in a row after start)  --connect-delay-ms 100 (each new
  *        connection to a fake waits this long, as a handshake with a remote provider would)
  *        --small-fake-window (gRPC fakes keep Node's 64 KB HTTP/2 window, which throttles hundreds of calls)
+ *        --workers N (WORKERS of the server in the many-calls level)
  *        --profile DIR (write a V8 CPU profile of each server child there)
  *        --dump DIR (write each scenario's caller results and server log lines there as JSON)
  */
@@ -27,7 +28,7 @@ import { readWav } from '../src/audio/wav.js';
 import { tokenize, type TokenStyle } from '../test/fakes/openai-server.js';
 import { runCaller, type CallerResult, type CallerScript } from './lib/latency-caller.js';
 import { levelFigures, printBargeIn, printFirstCalls, printLevels, type FirstCallRow, type Floor, type LevelFigures, type RunResult } from './lib/latency-report.js';
-import { procUsage, REPO_DIR, startFakesChild, startServerProc, type ProcUsage } from './lib/latency-procs.js';
+import { procTreeUsage, procUsage, REPO_DIR, startFakesChild, startServerProc, type ProcUsage } from './lib/latency-procs.js';
 import type { FakesConfig } from './lib/fakes-child.js';
 
 const ASR_EOU_MS = 300;
@@ -83,6 +84,7 @@ function options() {
       'small-fake-window': { type: 'boolean', default: false },
       profile: { type: 'string' },
       nice: { type: 'string', default: '0' },
+      workers: { type: 'string', default: '1' },
     },
     strict: false,
     allowPositionals: true,
@@ -108,8 +110,10 @@ function options() {
   const nice = Number(values.nice);
   if (!Number.isInteger(nice) || nice < 0 || nice > 19) throw new Error('--nice must be an integer 0–19');
   niceness = nice;
+  const workers = Number(values.workers);
+  if (!Number.isInteger(workers) || workers < 1) throw new Error('--workers must be a positive integer');
   if (firstCalls < 2) throw new Error('--first-calls must be at least 2');
-  return { turns, calls, bargeCalls, staggerMs, only, tokens, dumpDir, largeGrpcWindow, profileDir, firstCalls, connectDelayMs };
+  return { turns, calls, bargeCalls, staggerMs, only, tokens, dumpDir, largeGrpcWindow, profileDir, firstCalls, connectDelayMs, workers };
 }
 
 async function clip(stem: string): Promise<Buffer> {
@@ -151,12 +155,12 @@ async function runScenario(
     }
     try {
       await sleep(settleMs);
-      const s0 = procUsage(server.pid);
+      const s0 = procTreeUsage(server.pid);
       const f0 = procUsage(fakesChild.pid);
       let rssMax = s0?.rssBytes ?? 0;
       await Promise.all([server.loopLag(), fakesChild.loopLag()]);
       const c0 = process.cpuUsage();
-      const sampler = setInterval(() => (rssMax = Math.max(rssMax, procUsage(server.pid)?.rssBytes ?? 0)), 250);
+      const sampler = setInterval(() => (rssMax = Math.max(rssMax, procTreeUsage(server.pid)?.rssBytes ?? 0)), 250);
       const loop = monitorEventLoopDelay({ resolution: 5 });
       loop.enable();
       const t0 = performance.now();
@@ -164,7 +168,7 @@ async function runScenario(
       const wallMs = performance.now() - t0;
       loop.disable();
       clearInterval(sampler);
-      const s1 = procUsage(server.pid);
+      const s1 = procTreeUsage(server.pid);
       const f1 = procUsage(fakesChild.pid);
       const callerCpu = process.cpuUsage(c0);
       const [lag, fakesLag] = await Promise.all([server.loopLag(), fakesChild.loopLag()]);
@@ -240,7 +244,8 @@ export async function run(): Promise<void> {
     await level('1 call, speculative', undefined, { SPECULATIVE_REPLY: 'true' }, async (port) => [await runCaller(script(port, alternating(opts.turns)))]);
   }
   if (opts.only.has('many')) {
-    await level(`${opts.calls} calls`, TARGET_MANY_P95_MS, {}, (port) =>
+    const workers: Record<string, string> = opts.workers > 1 ? { WORKERS: String(opts.workers) } : {};
+    await level(`${opts.calls} calls${opts.workers > 1 ? `, ${opts.workers} workers` : ''}`, TARGET_MANY_P95_MS, workers, (port) =>
       Promise.all(
         Array.from({ length: opts.calls }, async (_, i) => {
           await sleep((i * opts.staggerMs) / opts.calls);

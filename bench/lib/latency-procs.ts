@@ -1,7 +1,7 @@
 /** The latency benchmark's child processes: all provider fakes in one, the real server entry in another. */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +32,29 @@ export function procUsage(pid: number): ProcUsage | undefined {
     return { cpuMs: (ticks * 1000) / CLOCK_TICKS, rssBytes: rssKb * 1024, atMs: performance.now() };
   } catch {
     return undefined;
+  }
+}
+
+/** CPU of a process and every process below it (a cluster primary and its workers); RSS summed likewise. */
+export function procTreeUsage(pid: number): ProcUsage | undefined {
+  const own = procUsage(pid);
+  if (own === undefined) return undefined;
+  for (const child of childPids(pid)) {
+    const usage = procTreeUsage(child);
+    if (usage === undefined) continue;
+    own.cpuMs += usage.cpuMs;
+    own.rssBytes += usage.rssBytes;
+  }
+  return own;
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+      readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter((p) => p !== '').map(Number),
+    );
+  } catch {
+    return [];
   }
 }
 
