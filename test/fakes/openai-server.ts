@@ -207,8 +207,11 @@ async function play(res: ServerResponse, record: RecordedRequest, reply: FakeRep
   const firstMs = reply.firstTokenMs ?? options.firstTokenMs ?? 0;
   const perToken = reply.tokenDelayMs ?? options.tokenDelayMs ?? 0;
   let sent = 0;
+  // Tokens keep the model's own clock: a late timer does not push every later token back.
+  let dueAt = performance.now();
   const step = async (first: boolean): Promise<boolean> => {
-    await sleep(first ? firstMs : perToken);
+    dueAt += first ? firstMs : perToken;
+    await sleep(dueAt - performance.now());
     if (gone) return false;
     if (reply.cutAfterTokens !== undefined && sent >= reply.cutAfterTokens) {
       // Let what was written reach the client first, then drop the connection mid-body.

@@ -1,5 +1,5 @@
 /** A local Yandex SpeechKit v3 Synthesizer (gRPC, from our proto) that can be slow, fail or hang. */
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as setImmediateP, setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { listenGrpc, type FakeConnection } from './grpc-listener.js';
@@ -154,7 +154,10 @@ export async function startFakeYandexTts(options: Partial<FakeTtsOptions> = {}):
           await new Promise((resolve) => controller.signal.addEventListener('abort', resolve, { once: true }));
           return;
         }
-        if (o.firstChunkDelayMs > 0) await sleep(o.firstChunkDelayMs, undefined, { signal: controller.signal });
+        // The voice is made while the first-chunk delay runs, as a service synthesizes during its latency.
+        const pcm = raw?.sample_rate_hertz ? fakeSpeechPcm(record.text, raw.sample_rate_hertz, { msPerChar: o.msPerChar, toneHz: o.toneHzOf?.(record.text) ?? o.toneHz }) : Buffer.alloc(0);
+        const waitMs = o.firstChunkDelayMs - (performance.now() - started);
+        if (o.firstChunkDelayMs > 0 && waitMs > 0) await sleep(waitMs, undefined, { signal: controller.signal });
         if (o.error !== undefined && o.failAfterChunks === undefined) {
           call.emit('error', Object.assign(new Error(`fake ${o.error}`), { code: grpc.status[o.error], details: `fake ${o.error}` }));
           return;
@@ -164,7 +167,6 @@ export async function startFakeYandexTts(options: Partial<FakeTtsOptions> = {}):
           return;
         }
         const rate = raw.sample_rate_hertz;
-        const pcm = fakeSpeechPcm(record.text, rate, { msPerChar: o.msPerChar, toneHz: o.toneHzOf?.(record.text) ?? o.toneHz });
         const step = Math.max(2, Math.round((rate * o.chunkMs) / 1000) * 2);
         let sent = 0;
         for (let offset = 0; offset < pcm.length; offset += step) {
@@ -174,7 +176,8 @@ export async function startFakeYandexTts(options: Partial<FakeTtsOptions> = {}):
             call.emit('error', Object.assign(new Error('fake failure mid-stream'), { code, details: 'fake failure mid-stream' }));
             return;
           }
-          if (sent > 0 && o.chunkIntervalMs > 0) await sleep(o.chunkIntervalMs, undefined, { signal: controller.signal });
+          // Back to back, each message still leaves on its own: the first is not held behind the rest.
+          if (sent > 0) await (o.chunkIntervalMs > 0 ? sleep(o.chunkIntervalMs, undefined, { signal: controller.signal }) : setImmediateP());
           const data = pcm.subarray(offset, offset + step);
           record.firstChunkMs ??= performance.now() - started;
           call.write({ audio_chunk: { data }, start_ms: Math.round((offset / 2 / rate) * 1000), length_ms: Math.round((data.length / 2 / rate) * 1000) });
