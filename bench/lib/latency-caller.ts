@@ -31,6 +31,8 @@ export interface CallerResult {
   clips: { startMs: number; speechEndMs: number }[];
   /** Arrival times of every voiced frame received. */
   voicedMs: number[];
+  /** The caller's first frame sent → the greeting's first voiced frame received, ms. */
+  greetingMs: number | undefined;
   error: string | undefined;
 }
 
@@ -40,7 +42,7 @@ export async function runCaller(script: CallerScript): Promise<CallerResult> {
   try {
     call = await SimulatedCall.connect({ port: script.port, uuid: script.uuid, sampleRate: 16000, keepPayload: false, analyze: true });
   } catch (err) {
-    return { uuid: script.uuid, t0EpochMs: NaN, latenciesMs: [], clips: [], voicedMs: [], error: (err as Error).message };
+    return { uuid: script.uuid, t0EpochMs: NaN, latenciesMs: [], clips: [], voicedMs: [], greetingMs: undefined, error: (err as Error).message };
   }
   const t0EpochMs = performance.timeOrigin + performance.now() - call.nowMs();
   const timeoutMs = script.replyTimeoutMs ?? 15_000;
@@ -66,7 +68,10 @@ export async function runCaller(script: CallerScript): Promise<CallerResult> {
   if (!call.active) error ??= 'the server ended the call';
   await call.hangUp();
   const turns = turnReports(call);
+  const firstSent = call.sent[0]?.atMs;
+  const greeting = call.received.find((f) => f.voiced)?.atMs;
   return {
+    greetingMs: firstSent !== undefined && greeting !== undefined ? greeting - firstSent : undefined,
     uuid: script.uuid,
     t0EpochMs,
     latenciesMs: turns.map((t) => t.latencyMs),
