@@ -1,3 +1,5 @@
+import { pcmBytes, pcmDurationMs } from '../audio/pcm.js';
+
 /** One piece of caller audio as sent to a recognizer: PCM bytes or a counted gap of silence. */
 export type AudioItem = { kind: 'audio'; data: Buffer } | { kind: 'silence'; ms: number };
 
@@ -8,7 +10,7 @@ const IDLE_REPLAY_MS = 1_000;
 
 /** Duration of one item in milliseconds at `sampleRate` (s16le mono). */
 export function audioItemMs(item: AudioItem, sampleRate: number): number {
-  return item.kind === 'audio' ? item.data.length / ((sampleRate * 2) / 1000) : item.ms;
+  return item.kind === 'audio' ? pcmDurationMs(item.data.length, sampleRate) : item.ms;
 }
 
 /**
@@ -18,14 +20,12 @@ export function audioItemMs(item: AudioItem, sampleRate: number): number {
  */
 export class PendingAudio {
   readonly #sampleRate: number;
-  readonly #bytesPerMs: number;
   #items: AudioItem[] = [];
   #durationMs = 0;
   #baseMs = 0;
 
   constructor(sampleRate: number) {
     this.#sampleRate = sampleRate;
-    this.#bytesPerMs = (sampleRate * 2) / 1000;
   }
 
   /** Milliseconds of audio held. */
@@ -85,10 +85,10 @@ export class PendingAudio {
         this.#items[0] = { kind: 'silence', ms: first.ms - left };
         this.#take(left);
       } else {
-        // Cut on a sample boundary: 2 bytes per s16le sample.
-        const bytes = Math.min(first.data.length, Math.round((left * this.#bytesPerMs) / 2) * 2);
+        // Cut on a sample boundary.
+        const bytes = Math.min(first.data.length, pcmBytes(left, this.#sampleRate));
         this.#items[0] = { kind: 'audio', data: first.data.subarray(bytes) };
-        this.#take(bytes / this.#bytesPerMs);
+        this.#take(pcmDurationMs(bytes, this.#sampleRate));
       }
       break;
     }

@@ -1,3 +1,4 @@
+import { pcmBytes } from '../audio/pcm.js';
 import { rms } from '../audio/vad.js';
 
 /** Frames quieter than this RMS (of 32768) count as silence when deciding how to batch audio messages. */
@@ -23,7 +24,7 @@ export class QuietFrames {
 
   /** `batchMs` of s16le audio at `sampleRate` per message at most; 20 or less sends every frame alone. */
   constructor(sampleRate: number, batchMs: number) {
-    this.#batchBytes = Math.round((batchMs * sampleRate) / 1000) * 2;
+    this.#batchBytes = pcmBytes(batchMs, sampleRate);
   }
 
   /** What to send for `frame`: the frame, the held ones with it, or nothing (held for the next). */

@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { pcmBytes } from '../audio/pcm.js';
 import type { VoicebotError } from '../errors.js';
 import { streamUnavailable, type Connection, type ConnectionEvents } from './transport.js';
 
@@ -59,7 +60,7 @@ export function openWsStream(protocol: WsProtocol, sampleRate: number, events: C
   });
   const keepAlive = protocol.keepAlive;
   return {
-    send: (item) => ws.send(item.kind === 'audio' ? item.data : Buffer.alloc(Math.round((item.ms * sampleRate) / 1000) * 2)),
+    send: (item) => ws.send(item.kind === 'audio' ? item.data : Buffer.alloc(pcmBytes(item.ms, sampleRate))),
     end: () => {
       ending = true;
       ws.send(protocol.endOfAudio);

@@ -4,6 +4,7 @@
  */
 import { BLOCK_MS, blockCount, blockLevels, decibels, power, SILENT_DB } from './envelope.js';
 import { OutboundHistory } from './outbound-history.js';
+import { pcmDurationMs } from './pcm.js';
 
 /** Tuning of an `EchoDetector`; every field has a default. */
 export interface EchoDetectorOptions {
@@ -126,7 +127,7 @@ export class EchoDetector {
   inbound(pcm: Buffer, sampleRate: number, atMs: number): EchoVerdict {
     const blocks = this.#blockLevels(pcm, sampleRate);
     const levels = this.#levels;
-    const durationMs = ((pcm.length >> 1) / sampleRate) * 1000;
+    const durationMs = pcmDurationMs(pcm.length, sampleRate);
     const first = Math.round((this.#inboundTime(atMs, durationMs) - durationMs) / BLOCK_MS);
     // No bot audio within reach of any delay: nothing to predict or learn.
     const botAudible = first - this.#outbound.lastLoud <= this.#delays;
