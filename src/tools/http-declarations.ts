@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { compileArguments } from './arguments.js';
-import { zodProblems, type Problem } from './problems.js';
+import { forEachNamedEntry, type Problem } from './problems.js';
 import type { Secret } from './secret.js';
 import {
   literalPrefix,
@@ -88,24 +88,11 @@ export function parseToolDeclarations(
 ): { tools: HttpToolDecl[]; problems: Problem[] } {
   const problems: Problem[] = [];
   const tools: HttpToolDecl[] = [];
-  if (raw === undefined || raw === null) return { tools, problems };
-  if (!Array.isArray(raw)) return { tools, problems: [{ path: '', message: 'expected a list of tools' }] };
   const reserved = new Set(options.reservedNames ?? []);
-  const seen = new Set<string>();
-  raw.forEach((item, index) => {
-    const parsed = httpToolEntrySchema.safeParse(item);
-    if (!parsed.success) {
-      problems.push(...zodProblems(parsed.error, [index]));
-      return;
-    }
-    const entry = parsed.data;
-    const at = (key: string) => `[${index}].${key}`;
-    const before = problems.length;
+  forEachNamedEntry(raw, httpToolEntrySchema, { list: 'tools', item: 'a tool' }, problems, (entry, at, clean) => {
     if (reserved.has(entry.name)) problems.push({ path: at('name'), message: `"${entry.name}" is a built-in tool` });
-    else if (seen.has(entry.name)) problems.push({ path: at('name'), message: `a tool named "${entry.name}" is already declared` });
-    seen.add(entry.name);
     const tool = resolveEntry(entry, env, problems, at);
-    if (problems.length === before) tools.push(tool);
+    if (clean()) tools.push(tool);
   });
   return { tools, problems };
 }

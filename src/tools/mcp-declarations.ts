@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { TOOL_NAME } from './http-declarations.js';
-import { zodProblems, type Problem } from './problems.js';
+import { forEachNamedEntry, type Problem } from './problems.js';
 import { Secret } from './secret.js';
 import { parseTemplate, type Env, type Template, type TemplateContext } from './template.js';
 
@@ -54,20 +54,7 @@ export interface McpServerDecl {
 export function parseMcpServerDeclarations(raw: unknown, env: Env): { servers: McpServerDecl[]; problems: Problem[] } {
   const problems: Problem[] = [];
   const servers: McpServerDecl[] = [];
-  if (raw === undefined || raw === null) return { servers, problems };
-  if (!Array.isArray(raw)) return { servers, problems: [{ path: '', message: 'expected a list of MCP servers' }] };
-  const seen = new Set<string>();
-  raw.forEach((item, index) => {
-    const parsed = mcpServerEntrySchema.safeParse(item);
-    if (!parsed.success) {
-      problems.push(...zodProblems(parsed.error, [index]));
-      return;
-    }
-    const entry = parsed.data;
-    const at = (key: string) => `[${index}].${key}`;
-    const before = problems.length;
-    if (seen.has(entry.name)) problems.push({ path: at('name'), message: `an MCP server named "${entry.name}" is already declared` });
-    seen.add(entry.name);
+  forEachNamedEntry(raw, mcpServerEntrySchema, { list: 'MCP servers', item: 'an MCP server' }, problems, (entry, at, clean) => {
     for (const tool of entry.allowTools) {
       if (tool !== '*' && !TOOL_NAME.test(entry.prefix + tool)) problems.push({ path: at('allowTools'), message: `"${tool}" is not a valid tool name` });
     }
@@ -96,7 +83,7 @@ export function parseMcpServerDeclarations(raw: unknown, env: Env): { servers: M
         cwd: entry.cwd === undefined ? undefined : text(entry.cwd, 'cwd'),
       };
     }
-    if (problems.length > before) return;
+    if (!clean()) return;
     servers.push(
       Object.freeze({
         kind: 'mcp',
