@@ -80,6 +80,19 @@ test('LLM_KEEP_WARM_MS=0 and YANDEX_TTS_HTTP_KEEP_WARM_MS=0 send no warm-up requ
   }
 });
 
+test('without a recognizer the model is never asked, so no warm-up probe goes to it', async () => {
+  const stack = await startStack({ env: { ...WARM, ASR_PROVIDER: 'none' } });
+  try {
+    // The synthesizer's connections are opened at start: once they are, the model's would have been too.
+    await waitFor('HTTP synthesizer warm-up', () => stack.ttsHttp.probes.length >= 1);
+    await sleep(100);
+    assert.equal(stack.llm.modelListings.length, 0);
+    assert.equal(stack.llm.connections.length, 0);
+  } finally {
+    await stack.close();
+  }
+});
+
 test('an idle model connection is kept open by a probe before the server keep-alive ends', async () => {
   const stack = await startStack({ env: WARM });
   try {

@@ -71,7 +71,9 @@ export function createAgentRuntime(agent: AgentSettings, shared: AgentShared): A
   const warmed = <T extends { keepWarm?(): void } | undefined>(provider: T): T => (provider?.keepWarm?.(), provider);
   const asr = providers.get('asr', agent.asr, () => warmed(createAsr(agent.asr, yandex, shared.log.child({ component: 'asr' }), observer)));
   const { systemPrompt: _template, ...llmSettings } = agent.llm;
-  const llm = providers.get<Llm>('llm', llmSettings, () => warmed(createOpenAiLlm(agent.llm, shared.log.child({ component: 'llm' }), observer)));
+  const llm = providers.get<Llm>('llm', llmSettings, () => createOpenAiLlm(agent.llm, shared.log.child({ component: 'llm' }), observer));
+  // The model is asked only about what a recognizer heard: without one there is nothing to keep warm.
+  if (asr !== undefined) llm.keepWarm?.();
   const tts = providers.get<Tts>('tts', agent.tts, () => warmed(createTts(agent.tts, yandex, shared.log.child({ component: 'tts' }), observer)));
   const cache = providers.get('phrases', agent.tts, () => createPhraseCache(tts, { log: shared.log.child({ component: 'phrases' }) }));
   const chunkOptions = agent.llm.chunker;
