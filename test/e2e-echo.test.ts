@@ -52,7 +52,7 @@ async function echoCall(options: { delayMs: number; gainDb: number; guard: boole
       return last !== undefined && call.nowMs() - last.atMs > 1500;
     }, 30_000);
     await call.hangUp();
-    return { done: await summary, llmRequests: stack.llm.requests.length };
+    return { done: await summary, llmRequests: stack.llm.requests.length, bargeIns: stack.observed.bargeIns.length };
   } finally {
     await stack.close();
   }
@@ -83,7 +83,9 @@ describe('barge-in on a line that echoes the bot', { concurrency: false }, () =>
   });
 
   test('without the guard the echo is taken for the caller (what the guard prevents)', async () => {
-    const { done, llmRequests } = await echoCall({ delayMs: 200, gainDb: -6, guard: false, interrupt: false });
-    assert.ok(done.turns[0]?.interrupted === true || llmRequests > 1, 'the echo neither cut the bot off nor started a reply');
+    // A barge-in decision is the echo taken for the caller, even when the recognizer then returns an
+    // empty utterance for it (a loaded machine) and the reply resumes as after a false alarm.
+    const { llmRequests, bargeIns } = await echoCall({ delayMs: 200, gainDb: -6, guard: false, interrupt: false });
+    assert.ok(bargeIns > 0 || llmRequests > 1, 'the echo neither cut the bot off nor started a reply');
   });
 });
