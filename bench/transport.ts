@@ -98,7 +98,7 @@ function options() {
   const nodeFlags = String(values['node-flags']).split(/\s+/).filter((f) => f !== '');
   const rows: Row[] = targets.flatMap((target): Row[] => {
     if (target === 'main') return workers.map((n) => ({ label: `main w${n}`, start: (_dir, flags) => startMainChild(n, flags) }));
-    if (target === 'conversation') return [{ label: target, start: (dir, flags) => startConversationChild(dir, flags.length > 0 ? { NODE_OPTIONS: flags.join(' ') } : {}) }];
+    if (target === 'conversation') return [{ label: target, start: (dir, flags) => startConversationChild(dir, flags) }];
     return [{ label: target, start: (dir, flags) => startServerChild(target === 'echo' ? 'echo' : 'pacer', dir, flags) }];
   });
   return { levels, rows, seconds, warmup, perWorker, nice, profileDir, nodeFlags };

@@ -18,7 +18,7 @@ const FAKES: FakesConfig = {
 };
 
 /** Starts the fakes child, then the server against it; usage is the server process's alone. */
-export async function startConversationChild(profileDir?: string, env: Record<string, string> = {}): Promise<ServerChild> {
+export async function startConversationChild(profileDir?: string, nodeFlags: readonly string[] = [], env: Record<string, string> = {}): Promise<ServerChild> {
   const fakes = await startFakesChild(FAKES);
   let server: Awaited<ReturnType<typeof startServerProc>>;
   try {
@@ -26,6 +26,7 @@ export async function startConversationChild(profileDir?: string, env: Record<st
       fakes.ready,
       { WORKERS: '1', AUDIOSOCKET_MAX_CALLS: '100000', AUDIOSOCKET_IDLE_TIMEOUT_MS: '120000', DRAIN_TIMEOUT_MS: '0', ...env },
       profileDir,
+      nodeFlags,
     );
   } catch (err) {
     await fakes.stop();

@@ -127,7 +127,7 @@ async function scrapeLoopLag(httpPort: number): Promise<{ p99Ms: number; maxMs: 
 }
 
 /** Runs the real entry (`node --import tsx src/main.ts`, optionally CPU-profiled) against the fakes and waits for `listening`. */
-export async function startServerProc(fakes: FakesReady, extraEnv: Record<string, string> = {}, profileDir?: string): Promise<ServerProc> {
+export async function startServerProc(fakes: FakesReady, extraEnv: Record<string, string> = {}, profileDir?: string, nodeFlags: readonly string[] = []): Promise<ServerProc> {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     AUDIOSOCKET_HOST: '127.0.0.1',
@@ -151,7 +151,7 @@ export async function startServerProc(fakes: FakesReady, extraEnv: Record<string
     ...extraEnv,
   };
   const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, [...nodeFlags, ...profile, '--import', 'tsx', 'src/main.ts'], {
     cwd: REPO_DIR,
     env,
     stdio: ['ignore', 'pipe', 'inherit'],
