@@ -7,19 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeAudio, encodeMessage, MessageReader, type Message } from '../src/audiosocket/codec.js';
 import { createAudioSocketServer } from '../src/audiosocket/server.js';
 import { VoicebotError } from '../src/errors.js';
+import { seededRandom } from './support/seeded-random.js';
 import { waitFor } from './support/wait-for.js';
-
-/** mulberry32: a small seeded PRNG so every run fuzzes the same inputs. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomBytes(rand: () => number, length: number): Buffer {
   const buf = Buffer.allocUnsafe(length);
@@ -72,7 +61,7 @@ function randomSplit(rand: () => number, buf: Buffer): Buffer[] {
 }
 
 test('the reader only ever throws protocol errors, and chunking never changes what it reads', () => {
-  const rand = prng(20240611);
+  const rand = seededRandom(20240611);
   let errors = 0;
   let messages = 0;
   for (let i = 0; i < 6000; i++) {
@@ -108,7 +97,7 @@ test('random bytes on thousands of live connections end only those calls', async
     const arrivals: { at: number; bytes: number }[] = [];
     good.on('data', (chunk: Buffer) => arrivals.push({ at: performance.now(), bytes: chunk.length }));
 
-    const rand = prng(7);
+    const rand = seededRandom(7);
     const fuzzOne = async (i: number): Promise<void> => {
       const socket: Socket = connect(port, '127.0.0.1');
       socket.on('error', () => {});

@@ -10,6 +10,7 @@ import { pcmToUlaw, ulawToPcm } from '../../src/audio/mulaw.js';
 import { FRAME_MS } from '../../src/audio/pcm.js';
 import { rms } from '../../src/audio/vad.js';
 import { EchoPath, type EchoOptions } from '../../src/sim/echo-path.js';
+import { seededRandom } from '../../test/support/seeded-random.js';
 
 /** What the line does besides the echo's delay and loss. */
 export interface LineImpairments {
@@ -95,7 +96,7 @@ export function detectorCost(bot: Buffer, rate: number, echo: EchoOptions, optio
 /** Plays one run through the offline line. */
 export function runLine(run: LineRun): LineResult {
   const rate = run.sampleRate;
-  const random = mulberry32(run.seed);
+  const random = seededRandom(run.seed);
   const detector = new EchoDetector(run.detector);
   const path = run.echo === undefined ? undefined : new EchoPath(run.echo, rate);
   const bot = toFrames(run.bot, rate);
@@ -211,16 +212,4 @@ function addNoise(frame: Buffer, level: number, random: () => number): Buffer {
     out.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(frame.readInt16LE(i) + g * level))), i);
   }
   return out;
-}
-
-/** A small seeded PRNG, so every run of the benchmark plays the same line. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
