@@ -14,6 +14,7 @@
  *        --small-fake-window (gRPC fakes keep Node's 64 KB HTTP/2 window, which throttles hundreds of calls)
  *        --workers N (WORKERS of the server in the many-calls level)
  *        --profile DIR (write a V8 CPU profile of each server child there)
+ *        --entry build|source (the server from the tsc build, as the container runs it, or through tsx)
  *        --dump DIR (write each scenario's caller results and server log lines there as JSON)
  */
 import { randomUUID } from 'node:crypto';

@@ -9,6 +9,7 @@
  *        --calls-per-worker 125  --nice 10 (caller threads yield to the server)
  *        --profile DIR (write a V8 CPU profile of each server child there)
  *        --node-flags "--single-threaded-gc" (Node flags for both server children)
+ *        --entry build|source (the real entry from the tsc build, as the container runs it, or through tsx)
  */
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -24,6 +25,7 @@ import { startServerChild, type ServerChild } from './lib/child.js';
 import type { ClientsWorkerData, FromWorker, ToWorker } from './lib/clients-worker.js';
 import { startConversationChild } from './lib/conversation-child.js';
 import { startMainChild } from './lib/main-child.js';
+import { entryOfArgs } from './lib/server-entry.js';
 
 type Target = 'baseline' | 'echo' | 'main' | 'conversation';
 
@@ -223,7 +225,7 @@ export async function run(): Promise<void> {
   const utterance = await loadUtterance();
   process.stdout.write(
     `transport: levels ${opts.levels.join(', ')}; ${opts.seconds} s steady state after ${opts.warmup} s warm-up; ` +
-      `server in a child process, callers in worker threads (${opts.perWorker} per worker, nice ${opts.nice}); ` +
+      `server in a child process (the real entry ${entryOfArgs() === 'build' ? 'built with tsc' : 'through tsx'}), callers in worker threads (${opts.perWorker} per worker, nice ${opts.nice}); ` +
       `${opts.nodeFlags.length > 0 ? `server flags ${opts.nodeFlags.join(' ')}; ` : ''}${cpus().length} cores, load average ${loadavg()[0]!.toFixed(2)}\n`,
   );
   const results: TransportResult[] = [];

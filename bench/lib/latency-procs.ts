@@ -6,6 +6,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { FakesConfig, FakesLag, FakesReady } from './fakes-child.js';
+import { serverEntryArgs } from './server-entry.js';
 
 /** The repository root (bench/lib/../..). */
 export const REPO_DIR = fileURLToPath(new URL('../../', import.meta.url));
@@ -126,7 +127,7 @@ async function scrapeLoopLag(httpPort: number): Promise<{ p99Ms: number; maxMs: 
   }
 }
 
-/** Runs the real entry (`node --import tsx src/main.ts`, optionally CPU-profiled) against the fakes and waits for `listening`. */
+/** Runs the real entry (built or from source: `serverEntryArgs`, optionally CPU-profiled) against the fakes and waits for `listening`. */
 export async function startServerProc(fakes: FakesReady, extraEnv: Record<string, string> = {}, profileDir?: string, nodeFlags: readonly string[] = []): Promise<ServerProc> {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
@@ -151,7 +152,7 @@ export async function startServerProc(fakes: FakesReady, extraEnv: Record<string
     ...extraEnv,
   };
   const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
-  const child = spawn(process.execPath, [...nodeFlags, ...profile, '--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, [...nodeFlags, ...profile, ...(await serverEntryArgs())], {
     cwd: REPO_DIR,
     env,
     stdio: ['ignore', 'pipe', 'inherit'],

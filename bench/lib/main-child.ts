@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { ServerChild } from './child.js';
 import { freePort, procUsage, REPO_DIR } from './latency-procs.js';
+import { serverEntryArgs } from './server-entry.js';
 
 /** The process and every process it started (the workers). */
 function tree(pid: number): number[] {
@@ -31,7 +32,7 @@ async function scrape(httpPort: number): Promise<Record<string, number>> {
 /** Starts `src/main.ts` with PIPELINE=echo and `workers` processes and waits until it listens. */
 export async function startMainChild(workers: number, nodeFlags: string[] = []): Promise<ServerChild> {
   const httpPort = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', 'src/main.ts'], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeFlags, ...(await serverEntryArgs())], {
     cwd: REPO_DIR,
     env: {
       PATH: process.env.PATH ?? '',
