@@ -12,6 +12,8 @@ export interface App {
   onCallAt(port: number): CallHandler;
   /** Ends one call with a short goodbye (drain). */
   goodbye(call: AudioSocketCall): Promise<void>;
+  /** Settles once every agent's greeting is synthesized (or failed and logged): a call can be greeted at once. */
+  readonly greetingsReady: Promise<void>;
   /** Not ready while a required provider is known to be down. */
   readiness(): { ready: boolean; reasons: string[] };
   /** Finishes what ended calls left behind (Asterisk globals still to delete); the drain's last step. */

@@ -55,6 +55,8 @@ export async function createApp(
     else log.info('no speech recognizer configured (ASR_PROVIDER); answering with the echo');
     return echoApp(config, defaultRuntime().cache, log);
   }
+  // The echo has a greeting of its own: the agents' lines are synthesized only for conversations.
+  const greetingsReady = Promise.all([...runtimes.values()].map((r) => r.warm().greeting)).then(() => undefined);
 
   const ari: AriClient | undefined = await connectAri(config.ari, log.child({ component: 'ari' }));
   const globals = ari && createGlobalCleanup({ ari, delayMs: config.ari.cleanupDelayMs, log: log.child({ component: 'ari' }) });
@@ -68,7 +70,7 @@ export async function createApp(
       // New and changed agents are warmed before they take calls; calls in progress keep theirs.
       onChange: async (next, changed) => {
         const fresh = buildRuntimes(next, shared, changed.filter((name) => next.agents.has(name)));
-        await Promise.all([...fresh.values()].map((r) => r.warm()));
+        await Promise.all([...fresh.values()].map((r) => r.warm().all));
         const merged = new Map<string, AgentRuntime>();
         for (const name of next.agents.keys()) merged.set(name, fresh.get(name) ?? runtimes.get(name)!);
         runtimes = merged;
@@ -134,6 +136,7 @@ export async function createApp(
 
   return {
     mode: 'conversation',
+    greetingsReady,
     onCall: answer(undefined),
     agentPorts: [...initial.ports.keys()],
     onCallAt: (port) => answer(port),
@@ -155,13 +158,7 @@ export async function createApp(
   };
 }
 
-/** Runtimes for the named agents, warming each one's phrases in the background. */
+/** Runtimes for the named agents. */
 function buildRuntimes(agents: ResolvedAgents, shared: AgentShared, names: readonly string[]): Map<string, AgentRuntime> {
-  const out = new Map<string, AgentRuntime>();
-  for (const name of names) {
-    const runtime = createAgentRuntime(agents.agents.get(name)!, shared);
-    void runtime.warm();
-    out.set(name, runtime);
-  }
-  return out;
+  return new Map(names.map((name) => [name, createAgentRuntime(agents.agents.get(name)!, shared)]));
 }

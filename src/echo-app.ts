@@ -17,7 +17,7 @@ const ECHO_GREETING: Record<BotLanguage, string> = {
 export function echoApp(config: Config, cache: PhraseCache, log: Logger): App {
   const echo = createEchoHandler(config.call);
   const greeting = config.conversation.greetingText ?? ECHO_GREETING[config.llm.language];
-  void cache.warm([greeting], WARM_RATES).catch((err: unknown) => {
+  const greetingsReady = cache.warm([greeting], WARM_RATES).catch((err: unknown) => {
     log.warn({ err }, 'greeting could not be synthesized ahead');
   });
   const onCall = async (call: AudioSocketCall): Promise<void> => {
@@ -36,6 +36,7 @@ export function echoApp(config: Config, cache: PhraseCache, log: Logger): App {
   };
   return {
     mode: 'echo',
+    greetingsReady,
     onCall,
     agentPorts: [],
     onCallAt: () => onCall,

@@ -29,6 +29,9 @@ export async function serve(config: Config, log: Logger, cluster?: ClusterLink):
     process.exit(2);
   }
 
+  // A call taken before its greeting is synthesized waits that long for its first words.
+  await greetingsWithin(app.greetingsReady, config.ops.greetingWaitMs, log);
+
   const audiosocketLog = log.child({ component: 'audiosocket' });
   const main = createAudioSocketServer({ config: config.audiosocket, log: audiosocketLog, onCall: app.onCall });
   // An agent with its own port takes that port's calls without ARI: one more listener each.
@@ -63,4 +66,15 @@ export async function serve(config: Config, log: Logger, cluster?: ClusterLink):
     log.flush();
     process.exit(1);
   }
+}
+
+/** Waits for the greetings at most `waitMs`; past that the server listens anyway and says so. */
+async function greetingsWithin(ready: Promise<void>, waitMs: number, log: Logger): Promise<void> {
+  if (waitMs <= 0) return;
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const inTime = await Promise.race([ready.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(resolve, waitMs, false)))]);
+  clearTimeout(timer);
+  if (!inTime) log.warn({ waitedMs: waitMs }, 'greeting not synthesized in time (GREETING_WAIT_MS); taking calls, the first ones wait for it');
+  else log.debug({ ms: Math.round(performance.now() - started) }, 'greetings ready');
 }

@@ -47,8 +47,12 @@ export interface AgentRuntime {
   readonly cache: PhraseCache;
   /** The conversation's stages, with this call's system prompt. */
   deps(systemPrompt: string): Omit<ConversationDeps, 'observer' | 'onCallEnd' | 'recognizerHealth' | 'channelControl'>;
-  /** Synthesizes the agent's fixed lines and connects its tools ahead of its first call; never throws. */
-  warm(): Promise<void>;
+  /**
+   * Synthesizes the agent's fixed lines and connects its tools ahead of its first call, the
+   * greeting first (every call starts with it); `greeting` settles once it is ready, `all` once
+   * everything is. Neither rejects: failures are logged.
+   */
+  warm(): { greeting: Promise<void>; all: Promise<void> };
   /** Releases the agent's tools (its MCP sessions stay in the shared pool). */
   close(): Promise<void>;
 }
@@ -120,8 +124,12 @@ export function createAgentRuntime(agent: AgentSettings, shared: AgentShared): A
       echoGuard: shared.echoGuard,
     }),
     // The first turn must not wait for MCP servers to connect: ask for the tools now.
-    warm: async () => {
-      await Promise.all([cache.warm([...new Set([...wholeLines(agent.phrases), ...replyPieces])], WARM_RATES), toolbox?.definitions().catch(() => [])]);
+    warm: () => {
+      const tools = toolbox?.definitions().catch(() => []);
+      // A greeting from a prompt file needs no synthesis; an embedded voice synthesizes one line at a time.
+      const greeting = greetingAudio === undefined && agent.phrases.greeting.trim() !== '' ? cache.warm([agent.phrases.greeting], WARM_RATES) : Promise.resolve();
+      const rest = greeting.then(() => cache.warm([...new Set([...wholeLines(agent.phrases), ...replyPieces])], WARM_RATES));
+      return { greeting, all: Promise.all([rest, tools]).then(() => undefined) };
     },
     close: async () => toolbox?.close(),
   };

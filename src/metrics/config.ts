@@ -35,13 +35,15 @@ export interface OpsConfig {
   drainGoodbyeMs: number;
   /** How long a drain waits for in-flight call-record webhooks, ms. */
   webhookFlushMs: number;
+  /** At start, how long the AudioSocket listener waits for the greetings to be synthesized; 0 listens at once, ms. */
+  greetingWaitMs: number;
   callRecord: CallRecordConfig;
 }
 
 /** Most worker processes WORKERS may ask for. */
 const MAX_WORKERS = 256;
 
-/** Reads WORKERS, HTTP_*, DRAIN_*, CALL_WEBHOOK_* and RECORD_TRANSCRIPTS. */
+/** Reads WORKERS, HTTP_*, DRAIN_*, GREETING_WAIT_MS, CALL_WEBHOOK_* and RECORD_TRANSCRIPTS. */
 export function readOpsConfig(env: EnvReader): OpsConfig {
   return {
     workers: readWorkers(env),
@@ -50,6 +52,7 @@ export function readOpsConfig(env: EnvReader): OpsConfig {
     drainTimeoutMs: env.int('DRAIN_TIMEOUT_MS', 30_000, { min: 0 }),
     drainGoodbyeMs: env.int('DRAIN_GOODBYE_MS', 5_000, { min: 0, max: 60_000 }),
     webhookFlushMs: env.int('CALL_WEBHOOK_FLUSH_MS', 3_000, { min: 0, max: 60_000 }),
+    greetingWaitMs: env.int('GREETING_WAIT_MS', 3_000, { min: 0, max: 60_000 }),
     callRecord: {
       webhookUrl: env.url('CALL_WEBHOOK_URL', undefined, ['http:', 'https:']),
       webhookSecret: env.optionalString('CALL_WEBHOOK_SECRET'),
