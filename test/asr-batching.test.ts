@@ -28,10 +28,14 @@ interface Run {
   sentAt: number[];
 }
 
-/** Feeds `frames` in real time (20 ms apart on an absolute clock) to a recognizer batching quiet audio in `quietBatchMs` messages. */
-async function recognize(frames: Buffer[], quietBatchMs: number): Promise<Run> {
+/**
+ * Feeds `frames` in real time (20 ms apart on an absolute clock) to a recognizer batching quiet
+ * audio in `quietBatchMs` messages and voice in `voiceBatchMs` ones while `partialsWanted` (given
+ * the frames fed so far) says no.
+ */
+async function recognize(frames: Buffer[], quietBatchMs: number, voiceBatchMs = 20, partialsWanted?: (framesFed: number) => boolean): Promise<Run> {
   const fake = await startFakeYandexStt({ finalText: (u) => `utterance ${u.utterance}` });
-  const config = { ...readAsrConfig(new EnvReader({ YANDEX_STT_ENDPOINT: fake.endpoint })).yandex, endGraceMs: 2_000, quietBatchMs };
+  const config = { ...readAsrConfig(new EnvReader({ YANDEX_STT_ENDPOINT: fake.endpoint })).yandex, endGraceMs: 2_000, quietBatchMs, voiceBatchMs };
   const asr = createYandexAsr(config, { credentials: CREDENTIALS });
   const sentAt: number[] = [];
   async function* paced(): AsyncGenerator<Buffer> {
@@ -44,7 +48,8 @@ async function recognize(frames: Buffer[], quietBatchMs: number): Promise<Run> {
     }
   }
   const events: Run['events'] = [];
-  for await (const event of asr.transcribe(paced(), { sampleRate: RATE, signal: new AbortController().signal, log: silentLogger() })) {
+  const session = { sampleRate: RATE, signal: new AbortController().signal, log: silentLogger(), ...(partialsWanted ? { partialsWanted: () => partialsWanted(sentAt.length) } : {}) };
+  for await (const event of asr.transcribe(paced(), session)) {
     events.push({ event, at: performance.now() });
   }
   return { fake, events, sentAt };
@@ -83,5 +88,45 @@ test('quiet audio goes in fewer messages, and no end of utterance comes later th
     }
   } finally {
     await Promise.all([batched.fake.close(), alone.fake.close()]);
+  }
+});
+
+test('voice goes in fewer messages while no one waits on partials, frame by frame while someone does, and no end of utterance comes later', async () => {
+  const speech = async (stem: string) => (await readWav(`${AUDIO_DIR}${stem}-8k.wav`)).pcm;
+  const pcm = concatPcm([silence(500, RATE), await speech('en-wait'), silence(1_500, RATE), await speech('en-number'), silence(1_500, RATE)]);
+  const frames = [...toFrames(pcm, RATE)];
+  // Partials wanted for the first utterance only (a reply is playing), then not.
+  const secondStarts = frames.length - Math.round((1_500 + 2_000) / 20);
+  const [voice, quietOnly] = await Promise.all([
+    recognize(frames, 100, 60, (fed) => fed <= secondStarts),
+    recognize(frames, 100),
+  ]);
+  try {
+    for (const run of [voice, quietOnly]) {
+      assert.deepEqual(run.events.filter((e) => e.event.type !== 'partial').map((e) => e.event.type), ['final', 'eou', 'final', 'eou']);
+      assert.equal(run.fake.sessions[0]!.bytes, frames.reduce((n, f) => n + f.length, 0), 'every byte of audio reached the recognizer');
+    }
+    const [v, q] = [voice.fake.sessions[0]!.chunks, quietOnly.fake.sessions[0]!.chunks];
+    assert.ok(v < q, `voice batched ${v} messages, quiet only ${q}`);
+    // Which frames each message carried: while partials were wanted, a message holds at most one
+    // voiced frame, as its last; afterwards voice goes several frames a message.
+    const voiced = frames.map((f) => rms(f) >= 200);
+    let at = 0;
+    const messages = voice.fake.sessions[0]!.chunkBytes.map((bytes) => {
+      const covered = Array.from({ length: bytes / frames[0]!.length }, (_, k) => at + k);
+      at += covered.length;
+      return covered;
+    });
+    for (const covered of messages.filter((m) => m.at(-1)! < secondStarts - 5)) {
+      const loud = covered.filter((i) => voiced[i]);
+      assert.ok(loud.length === 0 || (loud.length === 1 && loud[0] === covered.at(-1)), `frames ${covered[0]}–${covered.at(-1)} went together while partials were wanted`);
+    }
+    assert.ok(messages.some((m) => m[0]! > secondStarts && m.filter((i) => voiced[i]).length > 1), 'voice went several frames a message once no one waited on partials');
+    const eous = (run: Run) => run.events.filter((e) => e.event.type === 'eou').map((e) => e.at);
+    const [ev, eq] = [eous(voice), eous(quietOnly)];
+    process.stdout.write(`# messages ${v} / ${q}; EOU, voice batched − quiet only: ${ev.map((t, u) => `${(t - eq[u]!).toFixed(0)} ms`).join(', ')}\n`);
+    for (let u = 0; u < 2; u++) assert.ok(ev[u]! <= eq[u]! + 25, `utterance ${u}: EOU ${(ev[u]! - eq[u]!).toFixed(0)} ms later with voice batched`);
+  } finally {
+    await Promise.all([voice.fake.close(), quietOnly.fake.close()]);
   }
 });

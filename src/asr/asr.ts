@@ -15,6 +15,11 @@ export interface AsrSession {
   sampleRate: number;
   signal: AbortSignal;
   log: Logger;
+  /**
+   * True while something acts on the recognizer's partials as they come (a reply a barge-in could
+   * cut); while false, voice may reach the service in fewer, longer messages. Unset: always true.
+   */
+  partialsWanted?: () => boolean;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { BatchSettings } from './audio-batcher.js';
 import type { EnvReader } from '../config/env-reader.js';
 
 /** How reconnects after a dropped stream are paced: bounded attempts with jittered backoff. */
@@ -9,12 +10,10 @@ export interface ReconnectPolicy {
   maxDelayMs: number;
 }
 
-/** What every streaming recognition needs: silence filling, the end of audio, stalls and reconnects. */
-export interface StreamSettings {
+/** What every streaming recognition needs: silence filling, batching, the end of audio, stalls and reconnects. */
+export interface StreamSettings extends BatchSettings {
   /** No caller audio for this long: the gap is sent as silence (keeps EOU timing and the session alive). */
   silenceFillMs: number;
-  /** Quiet caller audio with no utterance that could be ending goes to the service in messages of this much, ms (20: every frame alone). */
-  quietBatchMs: number;
   /** After the audio ends, how long to wait for the last results before closing the stream. */
   endGraceMs: number;
   /** Audio went out and nothing at all came back for this long: the stream is dead, reconnect. */
@@ -87,7 +86,8 @@ export function readAsrConfig(env: EnvReader): AsrConfig {
   };
   const silenceFillMs = env.int('ASR_SILENCE_FILL_MS', 200, { min: 20, max: 4_000 });
   const quietBatchMs = env.int('ASR_QUIET_BATCH_MS', 100, { min: 20, max: 500 });
-  const stream = (stallTimeoutMs: number): StreamSettings => ({ silenceFillMs, quietBatchMs, endGraceMs: 1_500, stallTimeoutMs, reconnect });
+  const voiceBatchMs = env.int('ASR_VOICE_BATCH_MS', 60, { min: 20, max: 200 });
+  const stream = (stallTimeoutMs: number): StreamSettings => ({ silenceFillMs, quietBatchMs, voiceBatchMs, endGraceMs: 1_500, stallTimeoutMs, reconnect });
   const endpoint = env.string('YANDEX_STT_ENDPOINT', 'stt.api.cloud.yandex.net:443');
   if (!/^[^\s/:]+(:\d{1,5})?$/.test(endpoint) && !/^\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(endpoint)) {
     env.problem('YANDEX_STT_ENDPOINT', `expected host:port, got "${endpoint}"`);

@@ -5,7 +5,7 @@ import { Reconnector } from './backoff.js';
 import { EventQueue } from './event-queue.js';
 import { Link } from './link.js';
 import { PendingAudio, type AudioItem } from './pending-audio.js';
-import { QuietFrames } from './quiet-frames.js';
+import { AudioBatcher } from './audio-batcher.js';
 import { streamUnavailable, type ConnectionEvents, type Transport } from './transport.js';
 import { Utterance } from './utterance.js';
 
@@ -42,7 +42,7 @@ class StreamSession {
   readonly #utterance: Utterance;
   readonly #pending: PendingAudio;
   readonly #reconnect: Reconnector;
-  readonly #quiet: QuietFrames;
+  readonly #batcher: AudioBatcher;
   #link: Link | undefined;
   #ticker: NodeJS.Timeout | undefined;
   #grace: NodeJS.Timeout | undefined;
@@ -62,7 +62,7 @@ class StreamSession {
     this.#utterance = new Utterance(this.#events, session.log);
     this.#pending = new PendingAudio(session.sampleRate);
     this.#reconnect = new Reconnector(transport.settings.reconnect);
-    this.#quiet = new QuietFrames(session.sampleRate, transport.settings.quietBatchMs);
+    this.#batcher = new AudioBatcher(session.sampleRate, transport.settings, session.partialsWanted);
   }
 
   async *run(audio: AsyncIterable<Buffer>): AsyncGenerator<AsrEvent> {
@@ -90,7 +90,7 @@ class StreamSession {
         if (frame.length === 0) continue;
         const now = performance.now();
         this.#lastAudioAt = this.#lastCallerAudioAt = now;
-        const data = this.#quiet.take(frame, now, this.#utterance.open);
+        const data = this.#batcher.take(frame, now, this.#utterance.open);
         if (data !== undefined) this.#add({ kind: 'audio', data });
       }
       if (!this.#stopped) this.#onAudioEnd();
@@ -116,7 +116,7 @@ class StreamSession {
     const fillFor = this.#transport.fillSilenceForMs;
     const gap = now - this.#lastAudioAt;
     if (gap >= silenceFillMs && (fillFor === undefined || this.#utterance.open || now < this.#lastCallerAudioAt + fillFor)) {
-      this.#flushQuiet();
+      this.#flushHeld();
       this.#lastAudioAt = now;
       this.#add({ kind: 'silence', ms: Math.round(Math.min(MAX_FILL_MS, gap)) });
       return;
@@ -124,8 +124,8 @@ class StreamSession {
     link?.keepAlive(now, keepAliveMs);
   }
 
-  #flushQuiet(): void {
-    const held = this.#quiet.flush();
+  #flushHeld(): void {
+    const held = this.#batcher.flush();
     if (held !== undefined) this.#add({ kind: 'audio', data: held });
   }
 
@@ -171,7 +171,7 @@ class StreamSession {
       final: (text) => live() && this.#utterance.final(text),
       endOfUtterance: () => {
         if (!live()) return;
-        this.#quiet.utteranceEnded();
+        this.#batcher.utteranceEnded();
         this.#utterance.end();
       },
       finalized: (ms) => live() && this.#pending.finalizeTo(ms),
@@ -246,7 +246,7 @@ class StreamSession {
   }
 
   #onAudioEnd(): void {
-    this.#flushQuiet();
+    this.#flushHeld();
     this.#audioEnded = true;
     const link = this.#link;
     if (link === undefined) {

@@ -83,14 +83,16 @@ export class EchoDetector {
   readonly #loudDb: number;
   readonly #delays: number;
   readonly #outbound: OutboundHistory;
-  // Per delay (in blocks): median log-ratio, its spread, updates seen; and the plausible set.
+  // Per delay (in blocks): median log-ratio, its spread, updates seen; and the plausible delays
+  // (the first `#plausibleCount` entries).
   readonly #loss: Float64Array;
   readonly #spread: Float64Array;
   readonly #seen: Float64Array;
-  readonly #plausible: Uint8Array;
+  readonly #plausible: Int32Array;
+  #plausibleCount = 0;
   // Scratch for one frame: block levels, predicted echo per block, outbound levels newest first,
-  // and per block the outbound level at each delay, widened by one block each side (jitter, and
-  // an echo path that smears).
+  // and those levels widened by one block each side (jitter, and an echo path that smears): block
+  // j of the frame at delay d reads `#near[blocks − j + d]`.
   #levels = new Float64Array(8);
   #echo = new Float64Array(8);
   #raw: Float64Array;
@@ -112,8 +114,8 @@ export class EchoDetector {
     this.#loss = new Float64Array(this.#delays).fill(-this.#minLossDb);
     this.#spread = new Float64Array(this.#delays).fill(10);
     this.#seen = new Float64Array(this.#delays);
-    this.#plausible = new Uint8Array(this.#delays);
-    this.#near = new Float64Array(8 * this.#delays);
+    this.#plausible = new Int32Array(this.#delays);
+    this.#near = new Float64Array(8 + this.#delays + 2);
     this.#raw = new Float64Array(8 + this.#delays + 2);
   }
 
@@ -139,7 +141,7 @@ export class EchoDetector {
     let echoPower = 0;
     let residual = 0;
     for (let j = 0; j < blocks; j++) {
-      const echoDb = botAudible ? this.#predict(j) : SILENT_DB;
+      const echoDb = botAudible ? this.#predict(blocks - j) : SILENT_DB;
       this.#echo[j] = echoDb;
       const p = power(levels[j]!);
       const e = power(echoDb);
@@ -160,7 +162,7 @@ export class EchoDetector {
       for (let j = 0; j < blocks; j++) {
         // A block well above its predicted echo is likely the caller starting to speak.
         const doubt = this.#converged && (callerLikely || levels[j]! > this.#echo[j]! + OUTLIER_DB);
-        this.#learn(j, levels[j]!, doubt);
+        this.#learn(blocks - j, levels[j]!, doubt);
       }
     }
     return { inboundDb, echoDb, residualDb, echoLikely, callerLikely };
@@ -190,7 +192,7 @@ export class EchoDetector {
     if (blocks > this.#levels.length) {
       this.#levels = new Float64Array(blocks);
       this.#echo = new Float64Array(blocks);
-      this.#near = new Float64Array(blocks * this.#delays);
+      this.#near = new Float64Array(blocks + this.#delays + 2);
       this.#raw = new Float64Array(blocks + this.#delays + 2);
     }
     return blockLevels(pcm, sampleRate, this.#levels);
@@ -198,55 +200,49 @@ export class EchoDetector {
 
   /** Fills `#near` for `blocks` inbound blocks from absolute index `first`. */
   #outboundNear(first: number, blocks: number): void {
-    const delays = this.#delays;
     const near = this.#near;
     const raw = this.#raw;
     // Outbound levels from first + blocks down to first − delays − 1, newest first.
-    this.#outbound.newestFirst(first + blocks, blocks + delays + 2, raw);
-    for (let j = 0; j < blocks; j++) {
-      // Block first + j at delay d reads raw around k = blocks − j + d.
-      const base = blocks - j;
-      const row = j * delays;
-      for (let d = 0; d < delays; d++) {
-        const a = raw[base + d - 1]!;
-        const b = raw[base + d]!;
-        const c = raw[base + d + 1]!;
-        near[row + d] = a > b ? (a > c ? a : c) : b > c ? b : c;
-      }
+    this.#outbound.newestFirst(first + blocks, blocks + this.#delays + 2, raw);
+    for (let k = 1, end = blocks + this.#delays; k < end; k++) {
+      const a = raw[k - 1]!;
+      const b = raw[k]!;
+      const c = raw[k + 1]!;
+      near[k] = a > b ? (a > c ? a : c) : b > c ? b : c;
     }
   }
 
-  /** Predicted echo level (dBFS) of block `j` of the frame being judged. */
-  #predict(j: number): number {
+  /** Predicted echo level (dBFS) of the inbound block read at `near[base + d]` for delay d. */
+  #predict(base: number): number {
     const near = this.#near;
-    const row = j * this.#delays;
     const delays = this.#delays;
     let echo = SILENT_DB;
     if (!this.#converged) {
-      for (let d = 0; d < delays; d++) if (near[row + d]! > echo) echo = near[row + d]!;
+      for (let d = 0; d < delays; d++) if (near[base + d]! > echo) echo = near[base + d]!;
       return echo <= SILENT_DB ? SILENT_DB : echo - this.#minLossDb;
     }
     const loss = this.#loss;
     const plausible = this.#plausible;
-    for (let d = 0; d < delays; d++) {
-      const out = near[row + d]!;
-      if (plausible[d] === 0 || out <= SILENT_DB) continue;
+    for (let i = 0; i < this.#plausibleCount; i++) {
+      const d = plausible[i]!;
+      const out = near[base + d]!;
+      if (out <= SILENT_DB) continue;
       const level = out + loss[d]!;
       if (level > echo) echo = level;
     }
     return echo;
   }
 
-  /** Updates each delay's loss and spread with the level of inbound block `j`; slowly when in `doubt`. */
-  #learn(j: number, inDb: number, doubt: boolean): void {
+  /** Updates each delay's loss and spread with the level `inDb` of the block read at `near[base + d]`; slowly when in `doubt`. */
+  #learn(base: number, inDb: number, doubt: boolean): void {
     const near = this.#near;
-    const row = j * this.#delays;
     const loss = this.#loss;
     const spread = this.#spread;
     const seen = this.#seen;
     const loud = this.#loudDb;
-    for (let d = 0; d < this.#delays; d++) {
-      const out = near[row + d]!;
+    const delays = this.#delays;
+    for (let d = 0; d < delays; d++) {
+      const out = near[base + d]!;
       if (out < loud) continue;
       let x = inDb - out;
       if (x < RATIO_MIN_DB) x = RATIO_MIN_DB;
@@ -276,6 +272,8 @@ export class EchoDetector {
     this.#converged = true;
     this.#best = best;
     const limit = spread[best]! + PLAUSIBLE_SPREAD_DB;
-    for (let d = 0; d < spread.length; d++) this.#plausible[d] = spread[d]! <= limit ? 1 : 0;
+    let count = 0;
+    for (let d = 0; d < spread.length; d++) if (spread[d]! <= limit) this.#plausible[count++] = d;
+    this.#plausibleCount = count;
   }
 }

@@ -1,12 +1,11 @@
 /** Short-time energy envelopes of s16le PCM: levels in dBFS of fixed 5 ms blocks. */
+import { sumOfSquares } from './pcm.js';
 
 /** Envelope resolution: four blocks per 20 ms frame. */
 export const BLOCK_MS = 5;
 /** Level of digital silence (and of blocks with no audio at all), dBFS. */
 export const SILENT_DB = -100;
 
-/** True when an Int16Array reads s16le samples as they are. */
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /** Power of a full-scale square wave: levels are dB relative to it. */
 const FULL_SCALE_POWER = 32768 * 32768;
 
@@ -19,17 +18,10 @@ export function blockCount(samples: number, sampleRate: number): number {
 export function blockLevels(pcm: Buffer, sampleRate: number, out: Float64Array): number {
   const samples = pcm.length >> 1;
   const blocks = blockCount(samples, sampleRate);
-  // A typed-array view is much faster than readInt16LE; it needs little-endian order and an even offset.
-  const view = LITTLE_ENDIAN && (pcm.byteOffset & 1) === 0 ? new Int16Array(pcm.buffer, pcm.byteOffset, samples) : undefined;
   for (let b = 0; b < blocks; b++) {
     const from = Math.floor((b * samples) / blocks);
     const to = Math.floor(((b + 1) * samples) / blocks);
-    let sum = 0;
-    for (let i = from; i < to; i++) {
-      const s = view !== undefined ? view[i]! : pcm.readInt16LE(i * 2);
-      sum += s * s;
-    }
-    out[b] = to > from ? decibels(sum / (to - from) / FULL_SCALE_POWER) : SILENT_DB;
+    out[b] = to > from ? decibels(sumOfSquares(pcm, from, to) / (to - from) / FULL_SCALE_POWER) : SILENT_DB;
   }
   return blocks;
 }

@@ -17,3 +17,16 @@ export function pcmDurationMs(bytes: number, sampleRate: number): number {
 export function pcmBytes(ms: number, sampleRate: number): number {
   return Math.round((sampleRate * ms) / 1000) * 2;
 }
+
+/**
+ * Sum of the squared s16le samples `from`–`to` (sample indices) of `pcm`. Read byte by byte: no
+ * typed-array view to allocate per frame, any alignment, any platform byte order.
+ */
+export function sumOfSquares(pcm: Buffer, from = 0, to = pcm.length >> 1): number {
+  let sum = 0;
+  for (let i = from * 2, end = to * 2; i < end; i += 2) {
+    const s = ((pcm[i]! | (pcm[i + 1]! << 8)) << 16) >> 16;
+    sum += s * s;
+  }
+  return sum;
+}

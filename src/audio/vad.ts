@@ -1,29 +1,10 @@
 /** Energy voice-activity detection on s16le PCM frames. */
-import { pcmDurationMs } from './pcm.js';
-
-/** True when an Int16Array reads s16le samples as they are (every platform Node ships for but s390x). */
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+import { pcmDurationMs, sumOfSquares } from './pcm.js';
 
 /** Root mean square of the s16le samples in `pcm` (0–32768). */
 export function rms(pcm: Buffer): number {
   const samples = pcm.length >> 1;
-  if (samples === 0) return 0;
-  let sum = 0;
-  // A typed-array view is several times faster than readInt16LE on every 20 ms frame; it needs
-  // native little-endian order and a 2-byte-aligned start.
-  if (LITTLE_ENDIAN && (pcm.byteOffset & 1) === 0) {
-    const view = new Int16Array(pcm.buffer, pcm.byteOffset, samples);
-    for (let i = 0; i < samples; i++) {
-      const s = view[i]!;
-      sum += s * s;
-    }
-  } else {
-    for (let i = 0; i < samples; i++) {
-      const s = pcm.readInt16LE(i * 2);
-      sum += s * s;
-    }
-  }
-  return Math.sqrt(sum / samples);
+  return samples === 0 ? 0 : Math.sqrt(sumOfSquares(pcm) / samples);
 }
 
 /** Tuning for `EnergyVad`. */

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { ulawToPcm } from '../audio/mulaw.js';
 import { detectFormat, FALLBACK_FORMAT, type AudioFormat } from './format.js';
 import { createPlayout, type Playout } from './playout.js';
@@ -58,6 +59,8 @@ export class Connection extends EventEmitter<CallEvents> implements AudioSocketC
   #endReason: EndReason | undefined;
   #handshakeTimer: NodeJS.Timeout | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
+  /** performance.now() of the last inbound message: the idle timer checks it when it fires, rather than being re-armed by each message. */
+  #lastMessageAt = 0;
   #formatTimer: NodeJS.Timeout | undefined;
   #lingerTimer: NodeJS.Timeout | undefined;
   readonly playout: Playout;
@@ -162,7 +165,7 @@ export class Connection extends EventEmitter<CallEvents> implements AudioSocketC
       this.#establish(message.id);
       return;
     }
-    this.#idleTimer?.refresh();
+    this.#lastMessageAt = performance.now();
     switch (message.type) {
       case 'audio':
         this.#onAudio(message.kind, message.payload);
@@ -187,7 +190,8 @@ export class Connection extends EventEmitter<CallEvents> implements AudioSocketC
     this.#id = id;
     this.#startedAt = Date.now();
     this.#log = this.#opts.log.child({ callId: id });
-    this.#idleTimer = setTimeout(() => this.#timeoutIdle(), this.#opts.idleTimeoutMs);
+    this.#lastMessageAt = performance.now();
+    this.#idleTimer = setTimeout(() => this.#checkIdle(), this.#opts.idleTimeoutMs);
     this.#formatTimer = setTimeout(() => this.#adoptFormat(FALLBACK_FORMAT), this.#opts.formatWaitMs);
     this.#log.info({ remote: this.remoteAddress }, 'call started');
     this.#opts.onCall(this);
@@ -227,7 +231,12 @@ export class Connection extends EventEmitter<CallEvents> implements AudioSocketC
     }
   }
 
-  #timeoutIdle(): void {
+  #checkIdle(): void {
+    const quietMs = performance.now() - this.#lastMessageAt;
+    if (quietMs < this.#opts.idleTimeoutMs) {
+      this.#idleTimer = setTimeout(() => this.#checkIdle(), this.#opts.idleTimeoutMs - quietMs);
+      return;
+    }
     this.#opts.counters.idleTimeouts++;
     this.#end('idle_timeout', true);
   }

@@ -200,7 +200,8 @@ class Conversation {
   }
 
   #recognize(sampleRate: number): Promise<void> {
-    return recognize(this.#deps.asr, this.#caller.audio, { sampleRate, signal: this.#call.signal, log: this.#log }, {
+    const session = { sampleRate, signal: this.#call.signal, log: this.#log, partialsWanted: () => this.#interruptions.wantsWords };
+    return recognize(this.#deps.asr, this.#caller.audio, session, {
       event: (event) => this.#utterances.onAsr(event),
       working: () => this.#deps.recognizerHealth?.ok(),
       failed: async (code) => {

@@ -33,6 +33,12 @@ export class Interruptions {
     this.#now = now;
   }
 
+  /** True while the caller's words matter as they come: a reply that a barge-in may cut, or a cut to confirm. */
+  get wantsWords(): boolean {
+    const current = this.#deps.turns.current;
+    return (current !== undefined && !current.settled) || this.#bargeIn.pending;
+  }
+
   /** The caller's voice or words came: cut the audible reply if the state machine says so. */
   consider(trigger: 'voice' | 'partial'): void {
     const { turns, playout, caller, echo, words } = this.#deps;

@@ -2,9 +2,8 @@
  * The call's recognition stream: caller audio in, recognizer events out, until the call ends or
  * the recognizer fails. The recognizer logs and counts its own faults; this only reports them.
  */
-import type { Asr, AsrEvent } from '../asr/asr.js';
+import type { Asr, AsrEvent, AsrSession } from '../asr/asr.js';
 import { isAbortError, VoicebotError } from '../errors.js';
-import type { Logger } from '../logger.js';
 
 export interface RecognitionHandlers {
   event(event: AsrEvent): void;
@@ -18,7 +17,7 @@ export interface RecognitionHandlers {
 export async function recognize(
   asr: Asr,
   audio: AsyncIterable<Buffer>,
-  session: { sampleRate: number; signal: AbortSignal; log: Logger },
+  session: AsrSession,
   handlers: RecognitionHandlers,
 ): Promise<void> {
   let working = false;

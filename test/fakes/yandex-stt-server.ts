@@ -87,8 +87,9 @@ export interface FakeSttSession {
   authorization: string | undefined;
   folderId: string | undefined;
   bytes: number;
-  /** Audio messages (`chunk`) received. */
+  /** Audio messages (`chunk`) received, and the size of each in bytes. */
   chunks: number;
+  chunkBytes: number[];
   /** Audio time received: PCM plus silence_chunk durations. */
   receivedMs: number;
   silenceMs: number;
@@ -158,7 +159,7 @@ export async function startFakeYandexStt(options: FakeYandexSttOptions = {}): Pr
       options: undefined,
       authorization: call.metadata.get('authorization')[0]?.toString(),
       folderId: call.metadata.get('x-folder-id')[0]?.toString(),
-      bytes: 0, chunks: 0, receivedMs: 0, silenceMs: 0, finalizedMs: 0, finalizedBytes: 0,
+      bytes: 0, chunks: 0, chunkBytes: [], receivedMs: 0, silenceMs: 0, finalizedMs: 0, finalizedBytes: 0,
       finals: [], echoFinals: [], audio: [], end: 'open',
     };
     sessions.push(s);
@@ -340,6 +341,7 @@ export async function startFakeYandexStt(options: FakeYandexSttOptions = {}): Pr
         const data = req.chunk.data;
         s.bytes += data.length;
         s.chunks += 1;
+        s.chunkBytes.push(data.length);
         stats.bytesReceived += data.length;
         if (options.recordAudio) s.audio.push(Buffer.from(data));
         const window = (rate / 50) * 2;
