@@ -85,7 +85,7 @@ export function readAsrConfig(env: EnvReader): AsrConfig {
     maxDelayMs: 2_000,
   };
   const silenceFillMs = env.int('ASR_SILENCE_FILL_MS', 200, { min: 20, max: 4_000 });
-  const quietBatchMs = env.int('ASR_QUIET_BATCH_MS', 100, { min: 20, max: 500 });
+  const quietBatchMs = env.int('ASR_QUIET_BATCH_MS', 200, { min: 20, max: 500 });
   const voiceBatchMs = env.int('ASR_VOICE_BATCH_MS', 60, { min: 20, max: 200 });
   const stream = (stallTimeoutMs: number): StreamSettings => ({ silenceFillMs, quietBatchMs, voiceBatchMs, endGraceMs: 1_500, stallTimeoutMs, reconnect });
   const endpoint = env.string('YANDEX_STT_ENDPOINT', 'stt.api.cloud.yandex.net:443');

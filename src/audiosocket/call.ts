@@ -58,8 +58,8 @@ export class Connection extends EventEmitter<CallEvents> implements AudioSocketC
   #closed = false;
   #endReason: EndReason | undefined;
   #handshakeTimer: NodeJS.Timeout | undefined;
+  /** Checks `#lastMessageAt` when it fires (cheaper than re-arming it on every message). */
   #idleTimer: NodeJS.Timeout | undefined;
-  /** performance.now() of the last inbound message: the idle timer checks it when it fires, rather than being re-armed by each message. */
   #lastMessageAt = 0;
   #formatTimer: NodeJS.Timeout | undefined;
   #lingerTimer: NodeJS.Timeout | undefined;
@@ -233,12 +233,11 @@ export class Connection extends EventEmitter<CallEvents> implements AudioSocketC
 
   #checkIdle(): void {
     const quietMs = performance.now() - this.#lastMessageAt;
-    if (quietMs < this.#opts.idleTimeoutMs) {
-      this.#idleTimer = setTimeout(() => this.#checkIdle(), this.#opts.idleTimeoutMs - quietMs);
-      return;
+    if (quietMs < this.#opts.idleTimeoutMs) this.#idleTimer = setTimeout(() => this.#checkIdle(), this.#opts.idleTimeoutMs - quietMs);
+    else {
+      this.#opts.counters.idleTimeouts++;
+      this.#end('idle_timeout', true);
     }
-    this.#opts.counters.idleTimeouts++;
-    this.#end('idle_timeout', true);
   }
 
   #protocolError(detail: string): void {

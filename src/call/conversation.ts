@@ -200,8 +200,9 @@ class Conversation {
   }
 
   #recognize(sampleRate: number): Promise<void> {
-    const session = { sampleRate, signal: this.#call.signal, log: this.#log, partialsWanted: () => this.#interruptions.wantsWords };
-    return recognize(this.#deps.asr, this.#caller.audio, session, {
+    // Speculative replies start on stable partials: then every partial counts as it comes.
+    const partialsWanted = this.#deps.config.speculative ? () => true : () => this.#interruptions.wantsWords;
+    return recognize(this.#deps.asr, this.#caller.audio, { sampleRate, signal: this.#call.signal, log: this.#log, partialsWanted }, {
       event: (event) => this.#utterances.onAsr(event),
       working: () => this.#deps.recognizerHealth?.ok(),
       failed: async (code) => {
