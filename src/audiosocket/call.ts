@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { ulawToPcm } from '../audio/mulaw.js';
 import { detectFormat, FALLBACK_FORMAT, type AudioFormat } from './format.js';
 import { createPlayout, type Playout } from './playout.js';
@@ -232,8 +231,8 @@ export class Connection extends EventEmitter<CallEvents> implements AudioSocketC
   }
 
   #checkIdle(): void {
-    const quietMs = performance.now() - this.#lastMessageAt;
-    if (quietMs < this.#opts.idleTimeoutMs) this.#idleTimer = setTimeout(() => this.#checkIdle(), this.#opts.idleTimeoutMs - quietMs);
+    const leftMs = this.#opts.idleTimeoutMs - (performance.now() - this.#lastMessageAt);
+    if (leftMs > 0) this.#idleTimer = setTimeout(() => this.#checkIdle(), leftMs);
     else {
       this.#opts.counters.idleTimeouts++;
       this.#end('idle_timeout', true);
