@@ -55,6 +55,17 @@ async function recognize(frames: Buffer[], quietBatchMs: number, voiceBatchMs = 
   return { fake, events, sentAt };
 }
 
+/** Each EOU of `run`, measured from the last frame of its utterance loud enough for the fake to count, ms. */
+function eouDelays(run: Run, frames: Buffer[]): number[] {
+  const voicedFrames = frames.flatMap((f, i) => (rms(f) >= FAKE_RMS ? [i] : []));
+  let from = 0;
+  return run.events.filter((e) => e.event.type === 'eou').map((e) => {
+    const last = voicedFrames.filter((i) => i >= from && run.sentAt[i]! < e.at).at(-1)!;
+    from = last + 1;
+    return e.at - run.sentAt[last]!;
+  });
+}
+
 test('quiet audio goes in fewer messages, and no end of utterance comes later than frame by frame', async () => {
   const speech = async (stem: string) => (await readWav(`${AUDIO_DIR}${stem}-8k.wav`)).pcm;
   const pcm = concatPcm([silence(2_000, RATE), await speech('en-wait'), silence(1_500, RATE), await speech('en-number'), silence(1_500, RATE)]);
@@ -71,17 +82,7 @@ test('quiet audio goes in fewer messages, and no end of utterance comes later th
     assert.equal(a, frames.length);
     assert.ok(b < a * 0.75, `batched ${b} messages, frame by frame ${a}`);
 
-    // Each EOU measured from the last frame of its utterance loud enough for the fake to count.
-    const voicedFrames = frames.flatMap((f, i) => (rms(f) >= FAKE_RMS ? [i] : []));
-    const eouDelays = (run: Run): number[] => {
-      let from = 0;
-      return run.events.filter((e) => e.event.type === 'eou').map((e) => {
-        const last = voicedFrames.filter((i) => i >= from && run.sentAt[i]! < e.at).at(-1)!;
-        from = last + 1;
-        return e.at - run.sentAt[last]!;
-      });
-    };
-    const [db, da] = [eouDelays(batched), eouDelays(alone)];
+    const [db, da] = [eouDelays(batched, frames), eouDelays(alone, frames)];
     process.stdout.write(`# messages ${b} / ${a}; EOU after the last voice, batched / frame by frame: ${db.map((d, u) => `${d.toFixed(0)} / ${da[u]!.toFixed(0)} ms`).join(', ')}\n`);
     for (let u = 0; u < 2; u++) {
       assert.ok(db[u]! <= da[u]! + 25, `utterance ${u}: EOU ${db[u]!.toFixed(0)} ms after the last voice batched, ${da[u]!.toFixed(0)} ms frame by frame`);
@@ -122,10 +123,9 @@ test('voice goes in fewer messages while no one waits on partials, frame by fram
       assert.ok(loud.length === 0 || (loud.length === 1 && loud[0] === covered.at(-1)), `frames ${covered[0]}–${covered.at(-1)} went together while partials were wanted`);
     }
     assert.ok(messages.some((m) => m[0]! > secondStarts && m.filter((i) => voiced[i]).length > 1), 'voice went several frames a message once no one waited on partials');
-    const eous = (run: Run) => run.events.filter((e) => e.event.type === 'eou').map((e) => e.at);
-    const [ev, eq] = [eous(voice), eous(quietOnly)];
-    process.stdout.write(`# messages ${v} / ${q}; EOU, voice batched − quiet only: ${ev.map((t, u) => `${(t - eq[u]!).toFixed(0)} ms`).join(', ')}\n`);
-    for (let u = 0; u < 2; u++) assert.ok(ev[u]! <= eq[u]! + 25, `utterance ${u}: EOU ${(ev[u]! - eq[u]!).toFixed(0)} ms later with voice batched`);
+    const [ev, eq] = [eouDelays(voice, frames), eouDelays(quietOnly, frames)];
+    process.stdout.write(`# messages ${v} / ${q}; EOU after the last voice, voice batched / quiet only: ${ev.map((d, u) => `${d.toFixed(0)} / ${eq[u]!.toFixed(0)} ms`).join(', ')}\n`);
+    for (let u = 0; u < 2; u++) assert.ok(ev[u]! <= eq[u]! + 25, `utterance ${u}: EOU ${ev[u]!.toFixed(0)} ms after the last voice with voice batched, ${eq[u]!.toFixed(0)} ms without`);
   } finally {
     await Promise.all([voice.fake.close(), quietOnly.fake.close()]);
   }
