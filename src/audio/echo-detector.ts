@@ -140,11 +140,12 @@ export class EchoDetector {
     let inPower = 0;
     let echoPower = 0;
     let residual = 0;
+    const echo = this.#echo;
     for (let j = 0; j < blocks; j++) {
-      const echoDb = botAudible ? this.#predict(blocks - j) : SILENT_DB;
-      this.#echo[j] = echoDb;
+      if (botAudible) echo[j] = this.#predict(blocks - j);
+      else echo[j] = SILENT_DB;
       const p = power(levels[j]!);
-      const e = power(echoDb);
+      const e = power(echo[j]!);
       inPower += p;
       echoPower += e;
       if (p > e) residual += p - e;

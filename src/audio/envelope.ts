@@ -21,7 +21,8 @@ export function blockLevels(pcm: Buffer, sampleRate: number, out: Float64Array):
   for (let b = 0; b < blocks; b++) {
     const from = Math.floor((b * samples) / blocks);
     const to = Math.floor(((b + 1) * samples) / blocks);
-    out[b] = to > from ? decibels(sumOfSquares(pcm, from, to) / (to - from) / FULL_SCALE_POWER) : SILENT_DB;
+    if (to > from) out[b] = decibels(sumOfSquares(pcm, from, to) / (to - from) / FULL_SCALE_POWER);
+    else out[b] = SILENT_DB;
   }
   return blocks;
 }
@@ -31,7 +32,8 @@ export function power(db: number): number {
   return db <= SILENT_DB ? 0 : 10 ** (db / 10);
 }
 
-/** Level in dBFS of a power relative to full scale, never below `SILENT_DB`. */
+/** Level in dBFS of a power relative to full scale, never below `SILENT_DB` (−100 dB is a power of 1e-10). */
 export function decibels(power: number): number {
-  return power <= 1e-10 ? SILENT_DB : Math.max(SILENT_DB, 10 * Math.log10(power));
+  // No branch between the integer SILENT_DB and a double: V8 would box the result.
+  return 10 * Math.log10(Math.max(power, 1e-10));
 }

@@ -44,7 +44,9 @@ export class OutboundHistory {
     for (let k = 0; k < count; k++) {
       const at = top - k;
       const slot = at & this.#mask;
-      out[k] = this.#tag[slot] === at ? this.#level[slot]! : SILENT_DB;
+      // Two stores, not one of a conditional mixing a double and an integer: V8 would box every level.
+      if (this.#tag[slot] === at) out[k] = this.#level[slot]!;
+      else out[k] = SILENT_DB;
     }
   }
 }
