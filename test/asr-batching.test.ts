@@ -7,6 +7,7 @@ import { createYandexAsr } from '../src/asr/yandex.js';
 import type { AsrEvent } from '../src/asr/asr.js';
 import { EnvReader } from '../src/config/env-reader.js';
 import { concatPcm, silence, toFrames } from '../src/audio/frames.js';
+import { AudioBatcher } from '../src/asr/audio-batcher.js';
 import { rms } from '../src/audio/vad.js';
 import { readWav } from '../src/audio/wav.js';
 import { silentLogger } from '../src/logger.js';
@@ -129,4 +130,20 @@ test('voice goes in fewer messages while no one waits on partials, frame by fram
   } finally {
     await Promise.all([voice.fake.close(), quietOnly.fake.close()]);
   }
+});
+
+test('line noise above the quiet level is never held back, only loud voice is', () => {
+  const frameOf = (amplitude: number): Buffer => {
+    const pcm = Buffer.alloc(320);
+    for (let i = 0; i < 160; i++) pcm.writeInt16LE(i % 2 === 0 ? amplitude : -amplitude, i * 2);
+    return pcm;
+  };
+  const batcher = new AudioBatcher(RATE, { quietBatchMs: 100, voiceBatchMs: 60 }, () => false);
+  // −38 dBFS of hiss: voice to the batcher's quiet test, but a recognizer may hear a pause in it.
+  const noise = frameOf(400);
+  for (let k = 0; k < 20; k++) assert.equal(batcher.take(noise, k * 20, true), noise, `noise frame ${k} went out alone`);
+  const loud = frameOf(4000);
+  const sent = [0, 1, 2].map((k) => batcher.take(loud, 400 + k * 20, true));
+  assert.deepEqual(sent.map((b) => b?.length), [undefined, undefined, 3 * 320], 'loud voice goes 60 ms a message');
+  assert.equal(batcher.take(noise, 460, true)?.length, 320, 'the next quieter frame goes out at once');
 });

@@ -1,8 +1,13 @@
 import { pcmBytes } from '../audio/pcm.js';
 import { rms } from '../audio/vad.js';
 
-/** Frames quieter than this RMS (of 32768) count as silence when deciding how to batch audio messages. */
+/** Frames quieter than this RMS (of 32768, about −44 dBFS) count as silence when deciding how to batch audio messages. */
 const QUIET_RMS = 200;
+/**
+ * Only voice this loud (about −30 dBFS, speech and not line noise) is held back: no recognizer's
+ * endpointer takes it for the pause that ends an utterance, so the frame that ends one never waits.
+ */
+const LOUD_RMS = 1000;
 /**
  * Voice the recognizer never answered with an EOU (noise it ignored) stops holding frames back
  * after this much quiet: no recognizer ends an utterance that late.
@@ -20,10 +25,10 @@ export interface BatchSettings {
 /**
  * Batches caller frames into fewer recognizer messages wherever that cannot delay an end of
  * utterance. Quiet frames are held while no utterance can be ending: no utterance is open and all
- * voice since the last EOU has had its EOU. Voiced frames are held while `partialsWanted` says
- * no one acts on partials as they come (no reply a barge-in could cut). The first quiet frame
- * after voice goes out at once with what was held, and from then on every frame goes out alone
- * until the recognizer ends the utterance, so the end never waits on a batch.
+ * voice since the last EOU has had its EOU. Loud voice is held while `partialsWanted` says no one
+ * acts on partials as they come (no reply a barge-in could cut). The first frame that is neither
+ * goes out at once with what was held, and from then on every such frame goes out alone until
+ * the recognizer ends the utterance, so the end never waits on a batch.
  */
 export class AudioBatcher {
   readonly #quietBytes: number;
@@ -43,12 +48,13 @@ export class AudioBatcher {
 
   /** What to send for `frame`: the frame, the held ones with it, or nothing (held for the next). */
   take(frame: Buffer, now: number, utteranceOpen: boolean): Buffer | undefined {
-    const quiet = rms(frame) < QUIET_RMS;
+    const level = rms(frame);
+    const quiet = level < QUIET_RMS;
     if (!quiet) this.#voiceAt = now;
     else if (this.#voiceAt !== undefined && now - this.#voiceAt >= UNANSWERED_VOICE_MS) this.#voiceAt = undefined;
     let limit = 0;
     if (quiet) limit = !utteranceOpen && this.#voiceAt === undefined ? this.#quietBytes : 0;
-    else limit = this.#partialsWanted() ? 0 : this.#voiceBytes;
+    else if (level >= LOUD_RMS && !this.#partialsWanted()) limit = this.#voiceBytes;
     if (limit <= frame.length) {
       if (this.#heldBytes === 0) return frame;
       this.#held.push(frame);
