@@ -10,6 +10,7 @@ import { runCall } from '../src/sim/run-call.js';
 import type { FakeReply } from './fakes/openai-server.js';
 import { startFakeMcp } from './fakes/mcp-server.js';
 import { closeChannels, startStack } from './support/stack.js';
+import { waitFor } from './support/wait-for.js';
 
 const audio = (name: string) => readWav(new URL(`../../shared/audio/${name}`, import.meta.url).pathname);
 after(() => closeChannels());
@@ -72,7 +73,7 @@ function toolThenAnswer(tool: string, args: string) {
   };
 }
 
-async function orderCall(options: { api?: { delayMs?: number; status?: number }; args?: string; hangupAfterMs?: number; script?: (req: { body: any }) => FakeReply }) {
+async function orderCall(options: { api?: { delayMs?: number; status?: number }; args?: string; hangUpOnToolCall?: boolean; script?: (req: { body: any }) => FakeReply }) {
   const api = await orderApi(options.api);
   const file = await agentsFile();
   const stack = await startStack({
@@ -84,13 +85,17 @@ async function orderCall(options: { api?: { delayMs?: number; status?: number };
   try {
     const order = await audio('ru-order-16k.wav');
     const summary = stack.nextSummary(30_000);
+    // The caller hangs up once the tool request has reached the API, however loaded the machine.
+    const hangUp = new AbortController();
+    const toolCalled = options.hangUpOnToolCall ? waitFor(() => api.seen.length > 0, 'the tool request', 60_000).catch(() => undefined).finally(() => hangUp.abort()) : undefined;
     const report = await runCall({
       port: stack.port,
       sampleRate: 16000,
       turns: [{ pcm: order.pcm, sampleRate: order.sampleRate, at: 300 }],
       replyEndSilenceMs: 600,
-      ...(options.hangupAfterMs !== undefined ? { hangupAfterMs: options.hangupAfterMs } : {}),
+      signal: hangUp.signal,
     });
+    await toolCalled;
     return { report, done: await summary, api, stack };
   } finally {
     await stack.close();
@@ -139,7 +144,7 @@ describe('business tools in a call', { concurrency: true }, () => {
   });
 
   test('the caller hangs up during a tool call: the request is aborted on the wire', async () => {
-    const { api } = await orderCall({ api: { delayMs: 20_000 }, hangupAfterMs: 9000 });
+    const { api } = await orderCall({ api: { delayMs: 20_000 }, hangUpOnToolCall: true });
     assert.equal(api.seen.length, 1);
     const deadline = Date.now() + 5000;
     while (!api.seen[0]!.aborted && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
