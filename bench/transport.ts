@@ -2,10 +2,12 @@
  * Transport benchmark: received-frame jitter, lost/early frames, and server CPU and RSS per call at
  * several concurrency levels, for the echo pipeline beside a bare Node TCP pacer run the same way,
  * for the real entry (`src/main.ts`, echo pipeline) with each WORKERS count, and for real
- * conversation calls (`conversation`: recognizer, model and synthesizer fakes in another process).
+ * conversation calls (`conversation`: recognizer, model and synthesizer fakes in another process),
+ * and the same conversation calls with callers who never speak (`listening`: the per-frame media
+ * path alone, no turns).
  *
  * Flags: --levels 100,250,500  --seconds 10 (steady state per level)  --warmup 2
- *        --targets baseline,echo,main,conversation  --workers 1,2 (WORKERS of the `main` rows)
+ *        --targets baseline,echo,main,conversation,listening  --workers 1,2 (WORKERS of the `main` rows)
  *        --calls-per-worker 125  --nice 10 (caller threads yield to the server)
  *        --profile DIR (write a V8 CPU profile of each server child there)
  *        --node-flags "--single-threaded-gc" (Node flags for both server children)
@@ -27,11 +29,13 @@ import { startConversationChild } from './lib/conversation-child.js';
 import { startMainChild } from './lib/main-child.js';
 import { entryOfArgs } from './lib/server-entry.js';
 
-type Target = 'baseline' | 'echo' | 'main' | 'conversation';
+type Target = 'baseline' | 'echo' | 'main' | 'conversation' | 'listening';
 
 /** One row kind of the table: `baseline`, `echo`, or `main w<N>` for the real entry with WORKERS=N. */
 interface Row {
   label: string;
+  /** The callers send line silence only. */
+  silent?: boolean;
   start(profileDir: string | undefined, nodeFlags: string[]): Promise<ServerChild>;
 }
 
@@ -91,7 +95,9 @@ function options() {
   const perWorker = Number(values['calls-per-worker']);
   const nice = Number(values.nice);
   if (levels.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--levels must be positive integers, got ${String(values.levels)}`);
-  if (targets.some((t) => !['baseline', 'echo', 'main', 'conversation'].includes(t))) throw new Error(`--targets takes baseline, echo, main and/or conversation, got ${String(values.targets)}`);
+  if (targets.some((t) => !['baseline', 'echo', 'main', 'conversation', 'listening'].includes(t))) {
+    throw new Error(`--targets takes baseline, echo, main, conversation and/or listening, got ${String(values.targets)}`);
+  }
   const workers = String(values.workers).split(',').map(Number);
   if (workers.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--workers must be positive integers, got ${String(values.workers)}`);
   if (!(seconds > 0) || !(warmup >= 0) || !(perWorker >= 1)) throw new Error('--seconds, --warmup and --calls-per-worker must be positive numbers');
@@ -100,7 +106,9 @@ function options() {
   const nodeFlags = String(values['node-flags']).split(/\s+/).filter((f) => f !== '');
   const rows: Row[] = targets.flatMap((target): Row[] => {
     if (target === 'main') return workers.map((n) => ({ label: `main w${n}`, start: (_dir, flags) => startMainChild(n, flags) }));
-    if (target === 'conversation') return [{ label: target, start: (dir, flags) => startConversationChild(dir, flags) }];
+    if (target === 'conversation' || target === 'listening') {
+      return [{ label: target, silent: target === 'listening', start: (dir, flags) => startConversationChild(dir, flags) }];
+    }
     return [{ label: target, start: (dir, flags) => startServerChild(target === 'echo' ? 'echo' : 'pacer', dir, flags) }];
   });
   return { levels, rows, seconds, warmup, perWorker, nice, profileDir, nodeFlags };
@@ -127,7 +135,7 @@ export async function measure(row: Row, calls: number, opts: { seconds: number; 
     const connected: Promise<Extract<FromWorker, { type: 'connected' }>>[] = [];
     for (let w = 0; w < nWorkers; w++) {
       const share = Math.floor(calls / nWorkers) + (w < calls % nWorkers ? 1 : 0);
-      const data: ClientsWorkerData = { port: child.port, calls: share, utterance: opts.utterance, repeatMs: 7000, nice: opts.nice };
+      const data: ClientsWorkerData = { port: child.port, calls: share, utterance: row.silent ? new Uint8Array(0) : opts.utterance, repeatMs: 7000, nice: opts.nice };
       const worker = new Worker(WORKER_BOOT, { eval: true, workerData: data });
       workers.push(worker);
       connected.push(
@@ -249,10 +257,11 @@ export async function run(): Promise<void> {
           `CPU ×${(echo.cpuTotalPct / Math.max(base.cpuTotalPct, 0.01)).toFixed(2)}, RSS ×${(echo.rssMb / base.rssMb).toFixed(2)}\n`,
       );
     }
-    const talk = results.find((r) => r.calls === calls && r.target === 'conversation');
-    if (base && talk) {
+    for (const label of ['conversation', 'listening']) {
+      const talk = results.find((r) => r.calls === calls && r.target === label);
+      if (!base || !talk) continue;
       process.stdout.write(
-        `${calls} calls, conversation / baseline: server CPU per call ${talk.cpuPerCallPct.toFixed(3)} / ${base.cpuPerCallPct.toFixed(3)} % of a core = ` +
+        `${calls} calls, ${label} / baseline: server CPU per call ${talk.cpuPerCallPct.toFixed(3)} / ${base.cpuPerCallPct.toFixed(3)} % of a core = ` +
           `×${(talk.cpuPerCallPct / Math.max(base.cpuPerCallPct, 0.0001)).toFixed(2)} (target ≤ ×1.5), p99 jitter ${talk.p99.toFixed(2)} / ${base.p99.toFixed(2)} ms; ` +
           `the fakes took ${Number(talk.serverStats?.fakesCpuPct).toFixed(0)} % of a core\n`,
       );

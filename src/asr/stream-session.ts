@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import type { Asr, AsrEvent, AsrSession } from './asr.js';
 import { Reconnector } from './backoff.js';
 import { EventQueue } from './event-queue.js';
+import { feedFrames } from './frame-feed.js';
 import { Link } from './link.js';
 import { PendingAudio, type AudioItem } from './pending-audio.js';
 import { AudioBatcher } from './audio-batcher.js';
@@ -45,6 +46,7 @@ class StreamSession {
   readonly #batcher: AudioBatcher;
   #link: Link | undefined;
   #ticker: NodeJS.Timeout | undefined;
+  #unsubscribe: (() => void) | undefined;
   #grace: NodeJS.Timeout | undefined;
   /** Last caller frame or filled gap. */
   #lastAudioAt = 0;
@@ -74,7 +76,13 @@ class StreamSession {
       this.#connect();
       const { silenceFillMs, keepAliveMs = Infinity } = this.#transport.settings;
       this.#ticker = setInterval(() => this.#tick(), Math.max(20, Math.min(silenceFillMs, keepAliveMs) / 2));
-      void this.#pump(audio);
+      this.#unsubscribe = feedFrames(audio, {
+        frame: (frame) => this.#onFrame(frame),
+        end: () => {
+          if (!this.#stopped) this.#onAudioEnd();
+        },
+        fail: (err) => this.#fail(new VoicebotError('asr_failed', 'the caller audio source failed', { cause: err })),
+      });
       yield* this.#events.drain();
     } finally {
       this.#signal.removeEventListener('abort', onAbort);
@@ -83,21 +91,12 @@ class StreamSession {
   }
 
   /** Caller frames are whole s16le samples: the AudioSocket layer drops a trailing odd byte. */
-  async #pump(audio: AsyncIterable<Buffer>): Promise<void> {
-    try {
-      for await (const frame of audio) {
-        if (this.#stopped) return;
-        if (frame.length === 0) continue;
-        const now = performance.now();
-        this.#lastAudioAt = this.#lastCallerAudioAt = now;
-        const data = this.#batcher.take(frame, now, this.#utterance.open);
-        if (data !== undefined) this.#add({ kind: 'audio', data });
-      }
-      if (!this.#stopped) this.#onAudioEnd();
-    } catch (err) {
-      if (this.#stopped) return;
-      this.#fail(new VoicebotError('asr_failed', 'the caller audio source failed', { cause: err }));
-    }
+  #onFrame(frame: Buffer): void {
+    if (this.#stopped || frame.length === 0) return;
+    const now = performance.now();
+    this.#lastAudioAt = this.#lastCallerAudioAt = now;
+    const data = this.#batcher.take(frame, now, this.#utterance.open);
+    if (data !== undefined) this.#add({ kind: 'audio', data });
   }
 
   /** Stall detection, silence filling and keep-alives, on the clock. */
@@ -281,6 +280,9 @@ class StreamSession {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#events.end();
+    const unsubscribe = this.#unsubscribe;
+    this.#unsubscribe = undefined;
+    unsubscribe?.();
     clearInterval(this.#ticker);
     this.#reconnect.cancel();
     clearTimeout(this.#grace);

@@ -1,12 +1,20 @@
+/** A consumer that takes a queue's items synchronously as they are pushed. */
+export interface QueueListener<T> {
+  frame(item: T): void;
+  end(): void;
+}
+
 /**
  * A single-consumer push queue exposed as an async iterable: producers `push()` from event
- * handlers, one consumer `for await`s. Bounded: past `limit` items the oldest are dropped and
- * counted, so a stalled consumer cannot grow memory without end.
+ * handlers, one consumer `for await`s, or subscribes and is handed each item as it is pushed (no
+ * promise per item). Bounded: past `limit` items the oldest are dropped and counted, so a stalled
+ * iterating consumer cannot grow memory without end.
  */
 export class AsyncQueue<T> implements AsyncIterable<T> {
   readonly #items: T[] = [];
   readonly #limit: number;
   #waiter: ((result: IteratorResult<T>) => void) | undefined;
+  #listener: QueueListener<T> | undefined;
   #ended = false;
   #dropped = 0;
 
@@ -25,6 +33,11 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
 
   push(item: T): void {
     if (this.#ended) return;
+    const listener = this.#listener;
+    if (listener !== undefined) {
+      listener.frame(item);
+      return;
+    }
     const waiter = this.#waiter;
     if (waiter !== undefined) {
       this.#waiter = undefined;
@@ -45,6 +58,32 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     const waiter = this.#waiter;
     this.#waiter = undefined;
     waiter?.({ value: undefined, done: true });
+    const listener = this.#listener;
+    this.#listener = undefined;
+    listener?.end();
+  }
+
+  /**
+   * Hands the queued items, then each pushed one, to `listener` as they come, and the end once;
+   * the returned function stops that (the queue then ends, as when an iterating consumer stops).
+   */
+  subscribe(listener: QueueListener<T>): () => void {
+    if (this.#listener !== undefined || this.#waiter !== undefined) throw new Error('the queue already has a consumer');
+    const queued = this.#items.splice(0);
+    this.#listener = listener;
+    for (const item of queued) {
+      if (this.#listener !== listener) break;
+      listener.frame(item);
+    }
+    if (this.#ended && this.#listener === listener) {
+      this.#listener = undefined;
+      listener.end();
+    }
+    return () => {
+      if (this.#listener !== listener) return;
+      this.#listener = undefined;
+      this.end();
+    };
   }
 
   [Symbol.asyncIterator](): AsyncIterator<T> {
