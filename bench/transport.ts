@@ -7,6 +7,8 @@
  * path alone, no turns).
  *
  * Flags: --levels 100,250,500  --seconds 10 (steady state per level)  --warmup 2
+ *        --turn-warmup 15 (warm-up of the conversation and listening rows: the first turns of a
+ *        call run code the JIT has not compiled yet, a cost a long-running server pays once)
  *        --targets baseline,echo,main,conversation,listening  --workers 1,2 (WORKERS of the `main` rows)
  *        --calls-per-worker 125  --nice 10 (caller threads yield to the server)
  *        --profile DIR (write a V8 CPU profile of each server child there)
@@ -36,6 +38,8 @@ interface Row {
   label: string;
   /** The callers send line silence only. */
   silent?: boolean;
+  /** Calls take turns: the row is measured after `--turn-warmup`, once the JIT has compiled the turn's code. */
+  turns?: boolean;
   start(profileDir: string | undefined, nodeFlags: string[]): Promise<ServerChild>;
 }
 
@@ -78,6 +82,7 @@ function options() {
       levels: { type: 'string', default: '100,250,500' },
       seconds: { type: 'string', default: '10' },
       warmup: { type: 'string', default: '2' },
+      'turn-warmup': { type: 'string', default: '15' },
       targets: { type: 'string', default: 'baseline,echo,main' },
       workers: { type: 'string', default: '1,2' },
       'calls-per-worker': { type: 'string', default: '125' },
@@ -92,6 +97,7 @@ function options() {
   const targets = String(values.targets).split(',') as Target[];
   const seconds = Number(values.seconds);
   const warmup = Number(values.warmup);
+  const turnWarmup = Number(values['turn-warmup']);
   const perWorker = Number(values['calls-per-worker']);
   const nice = Number(values.nice);
   if (levels.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--levels must be positive integers, got ${String(values.levels)}`);
@@ -100,18 +106,22 @@ function options() {
   }
   const workers = String(values.workers).split(',').map(Number);
   if (workers.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--workers must be positive integers, got ${String(values.workers)}`);
-  if (!(seconds > 0) || !(warmup >= 0) || !(perWorker >= 1)) throw new Error('--seconds, --warmup and --calls-per-worker must be positive numbers');
+  if (!(seconds > 0) || !(warmup >= 0) || !(turnWarmup >= 0) || !(perWorker >= 1)) {
+    throw new Error('--seconds, --warmup, --turn-warmup and --calls-per-worker must be positive numbers');
+  }
   if (!Number.isInteger(nice) || nice < 0 || nice > 19) throw new Error('--nice must be an integer from 0 to 19');
   const profileDir = typeof values.profile === 'string' ? values.profile : undefined;
   const nodeFlags = String(values['node-flags']).split(/\s+/).filter((f) => f !== '');
   const rows: Row[] = targets.flatMap((target): Row[] => {
     if (target === 'main') return workers.map((n) => ({ label: `main w${n}`, start: (_dir, flags) => startMainChild(n, flags) }));
     if (target === 'conversation' || target === 'listening') {
-      return [{ label: target, silent: target === 'listening', start: (dir, flags) => startConversationChild(dir, flags) }];
+      // Callers who never speak would hear the inactivity prompt and be hung up: the listening row has no turns at all.
+      const env: Record<string, string> = target === 'listening' ? { INACTIVITY_MS: '3600000' } : {};
+      return [{ label: target, silent: target === 'listening', turns: true, start: (dir, flags) => startConversationChild(dir, flags, env) }];
     }
     return [{ label: target, start: (dir, flags) => startServerChild(target === 'echo' ? 'echo' : 'pacer', dir, flags) }];
   });
-  return { levels, rows, seconds, warmup, perWorker, nice, profileDir, nodeFlags };
+  return { levels, rows, seconds, warmup, turnWarmup, perWorker, nice, profileDir, nodeFlags };
 }
 
 async function loadUtterance(): Promise<Uint8Array> {
@@ -126,7 +136,7 @@ async function loadUtterance(): Promise<Uint8Array> {
 }
 
 /** Runs one level against one target in a fresh child process. */
-export async function measure(row: Row, calls: number, opts: { seconds: number; warmup: number; perWorker: number; nice: number; profileDir?: string | undefined; nodeFlags?: string[]; utterance: Uint8Array }): Promise<TransportResult> {
+export async function measure(row: Row, calls: number, opts: { seconds: number; warmup: number; turnWarmup?: number; perWorker: number; nice: number; profileDir?: string | undefined; nodeFlags?: string[]; utterance: Uint8Array }): Promise<TransportResult> {
   const target = row.label;
   const child = await row.start(opts.profileDir, opts.nodeFlags ?? []);
   const workers: Worker[] = [];
@@ -146,7 +156,7 @@ export async function measure(row: Row, calls: number, opts: { seconds: number; 
       );
     }
     const ready = await Promise.all(connected);
-    await sleep(opts.warmup * 1000);
+    await sleep((row.turns ? Math.max(opts.warmup, opts.turnWarmup ?? 0) : opts.warmup) * 1000);
     const u0 = await child.usage();
     const c0 = process.cpuUsage();
     const fromMs = now();
@@ -232,7 +242,8 @@ export async function run(): Promise<void> {
   const opts = options();
   const utterance = await loadUtterance();
   process.stdout.write(
-    `transport: levels ${opts.levels.join(', ')}; ${opts.seconds} s steady state after ${opts.warmup} s warm-up; ` +
+    `transport: levels ${opts.levels.join(', ')}; ${opts.seconds} s steady state after ${opts.warmup} s warm-up ` +
+      `(${Math.max(opts.warmup, opts.turnWarmup)} s for conversation and listening, once every call's first turns have been compiled); ` +
       `server in a child process (the real entry ${entryOfArgs() === 'build' ? 'built with tsc' : 'through tsx'}), callers in worker threads (${opts.perWorker} per worker, nice ${opts.nice}); ` +
       `${opts.nodeFlags.length > 0 ? `server flags ${opts.nodeFlags.join(' ')}; ` : ''}${cpus().length} cores, load average ${loadavg()[0]!.toFixed(2)}\n`,
   );
