@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import { loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
+import { applyHeapGrowth } from './ops/heap-growth.js';
 
 let config: Config;
 try {
@@ -10,6 +11,8 @@ try {
   process.exit(2);
 }
 
+// Before the pipeline loads: every process (primary and workers) collects with the same growth.
+applyHeapGrowth(config.ops.heapGrowthPercent);
 const log = createLogger(config.logLevel);
 
 if (config.ops.workers === 1) {

@@ -37,13 +37,15 @@ export interface OpsConfig {
   webhookFlushMs: number;
   /** At start, how long the AudioSocket listener waits for the greetings to be synthesized; 0 listens at once, ms. */
   greetingWaitMs: number;
+  /** Old-generation growth allowed between V8's full collections, %; 0 leaves V8's own heuristic. */
+  heapGrowthPercent: number;
   callRecord: CallRecordConfig;
 }
 
 /** Most worker processes WORKERS may ask for. */
 const MAX_WORKERS = 256;
 
-/** Reads WORKERS, HTTP_*, DRAIN_*, GREETING_WAIT_MS, CALL_WEBHOOK_* and RECORD_TRANSCRIPTS. */
+/** Reads WORKERS, HTTP_*, DRAIN_*, GREETING_WAIT_MS, GC_HEAP_GROWTH_PERCENT, CALL_WEBHOOK_* and RECORD_TRANSCRIPTS. */
 export function readOpsConfig(env: EnvReader): OpsConfig {
   return {
     workers: readWorkers(env),
@@ -53,6 +55,7 @@ export function readOpsConfig(env: EnvReader): OpsConfig {
     drainGoodbyeMs: env.int('DRAIN_GOODBYE_MS', 5_000, { min: 0, max: 60_000 }),
     webhookFlushMs: env.int('CALL_WEBHOOK_FLUSH_MS', 3_000, { min: 0, max: 60_000 }),
     greetingWaitMs: env.int('GREETING_WAIT_MS', 3_000, { min: 0, max: 60_000 }),
+    heapGrowthPercent: env.int('GC_HEAP_GROWTH_PERCENT', 100, { min: 0, max: 400 }),
     callRecord: {
       webhookUrl: env.url('CALL_WEBHOOK_URL', undefined, ['http:', 'https:']),
       webhookSecret: env.optionalString('CALL_WEBHOOK_SECRET'),
