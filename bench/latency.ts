@@ -29,6 +29,7 @@ import { readWav } from '../src/audio/wav.js';
 import { tokenize, type TokenStyle } from '../test/fakes/openai-server.js';
 import { runCaller, type CallerResult, type CallerScript } from './lib/latency-caller.js';
 import { levelFigures, printBargeIn, printFirstCalls, printLevels, type FirstCallRow, type Floor, type LevelFigures, type RunResult } from './lib/latency-report.js';
+import { lateMs, LOOP_SAMPLE_MS } from './lib/loop-lag.js';
 import { procTreeUsage, procUsage, REPO_DIR, startFakesChild, startServerProc, type ProcUsage } from './lib/latency-procs.js';
 import type { FakesConfig } from './lib/fakes-child.js';
 
@@ -162,7 +163,7 @@ async function runScenario(
       await Promise.all([server.loopLag(), fakesChild.loopLag()]);
       const c0 = process.cpuUsage();
       const sampler = setInterval(() => (rssMax = Math.max(rssMax, procTreeUsage(server.pid)?.rssBytes ?? 0)), 250);
-      const loop = monitorEventLoopDelay({ resolution: 5 });
+      const loop = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
       loop.enable();
       const t0 = performance.now();
       const callers = await scripts(server.port);
@@ -182,8 +183,8 @@ async function runScenario(
         serverCpuPct: cpuPct(s0, s1),
         serverRssMaxMb: Math.max(rssMax, s1?.rssBytes ?? 0) / 2 ** 20,
         fakesCpuPct: cpuPct(f0, f1),
-        callerLoopP99Ms: loop.percentile(99) / 1e6,
-        callerLoopMaxMs: loop.max / 1e6,
+        callerLoopP99Ms: lateMs(loop.percentile(99), LOOP_SAMPLE_MS),
+        callerLoopMaxMs: lateMs(loop.max, LOOP_SAMPLE_MS),
         serverLoopP99Ms: lag?.p99Ms ?? NaN,
         serverLoopMaxMs: lag?.maxMs ?? NaN,
         fakesLoopP99Ms: fakesLag?.p99Ms ?? NaN,

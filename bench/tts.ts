@@ -15,6 +15,7 @@ import { createYandexHttpTts } from '../src/tts/yandex-http.js';
 import { closeSharedClients } from '../src/yandex/grpc.js';
 import { startFakeYandexTts } from '../test/fakes/yandex-tts-server.js';
 import { startFakeYandexTtsHttp } from '../test/fakes/yandex-tts-http.js';
+import { FINE_SAMPLE_MS, lateMs } from './lib/loop-lag.js';
 
 const RATE = 8000;
 const CHUNK = 'Конечно, я помогу вам с этим вопросом прямо сейчас.';
@@ -95,7 +96,7 @@ export async function run(): Promise<void> {
     line(`embedded voice start-up, first synthesis to first PCM: ${coldFirst.toFixed(0)} ms (done ${(performance.now() - coldStarted).toFixed(0)} ms)`);
     line(`embedded voice warm, text ready -> first PCM: ${stats(await measure(local, 30, 2))}`);
 
-    const loop = monitorEventLoopDelay({ resolution: 1 });
+    const loop = monitorEventLoopDelay({ resolution: FINE_SAMPLE_MS });
     loop.enable();
     const started = performance.now();
     let bytes = 0;
@@ -104,7 +105,7 @@ export async function run(): Promise<void> {
     loop.disable();
     const audioMs = (bytes / 2 / RATE) * 1000;
     line(`embedded voice real-time factor: ${(elapsed / audioMs).toFixed(3)} (${elapsed.toFixed(0)} ms for ${(audioMs / 1000).toFixed(1)} s of speech at ${RATE} Hz)`);
-    line(`main event loop delay while it speaks: max ${(loop.max / 1e6).toFixed(1)} ms, p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms`);
+    line(`main event loop delay while it speaks: max ${lateMs(loop.max, FINE_SAMPLE_MS).toFixed(1)} ms, p99 ${lateMs(loop.percentile(99), FINE_SAMPLE_MS).toFixed(1)} ms`);
 
     // What the worker thread keeps off the main loop: one sentence synthesized in-thread.
     const specifier = '@echogarden/espeak-ng-emscripten';

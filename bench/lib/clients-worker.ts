@@ -4,6 +4,7 @@
  */
 import { setPriority } from 'node:os';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { lateMs, LOOP_SAMPLE_MS } from './loop-lag.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SimulatedCall } from '../../src/sim/simulated-call.js';
@@ -47,7 +48,7 @@ if (data.nice) {
   }
 }
 const port = parentPort!;
-const loop = monitorEventLoopDelay({ resolution: 5 });
+const loop = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
 loop.enable();
 
 const calls: { call: SimulatedCall; t0: number }[] = [];
@@ -86,7 +87,7 @@ port.on('message', async (msg: ToWorker) => {
   loop.reset();
   const wait = msg.toMs - (performance.timeOrigin + performance.now());
   if (wait > 0) await sleep(wait);
-  const loopDelayP99Ms = loop.percentile(99) / 1e6;
+  const loopDelayP99Ms = lateMs(loop.percentile(99), LOOP_SAMPLE_MS);
   for (const t of timers) clearTimeout(t);
   let frames = 0;
   let early = 0;

@@ -4,6 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { lateMs, LOOP_SAMPLE_MS } from './loop-lag.js';
 import type { FakeYandexSttOptions } from '../../test/fakes/yandex-stt-server.js';
 import { startFakeYandexStt } from '../../test/fakes/yandex-stt-server.js';
 import { startFakeOpenAi, type FakeReply, type TokenStyle } from '../../test/fakes/openai-server.js';
@@ -110,11 +111,11 @@ const stop = async (): Promise<void> => {
 };
 process.on('disconnect', () => void stop());
 process.on('SIGTERM', () => void stop());
-const loop = monitorEventLoopDelay({ resolution: 5 });
+const loop = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
 loop.enable();
 process.on('message', (m: { type?: string }) => {
   if (m?.type !== 'lag') return;
-  const lag: FakesLag = { type: 'lag', p99Ms: loop.percentile(99) / 1e6, maxMs: loop.max / 1e6 };
+  const lag: FakesLag = { type: 'lag', p99Ms: lateMs(loop.percentile(99), LOOP_SAMPLE_MS), maxMs: lateMs(loop.max, LOOP_SAMPLE_MS) };
   loop.reset();
   process.send?.(lag);
 });

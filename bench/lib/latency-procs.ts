@@ -6,6 +6,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { FakesConfig, FakesLag, FakesReady } from './fakes-child.js';
+import { lateMs, PROM_CLIENT_SAMPLE_MS } from './loop-lag.js';
 import { serverEntryArgs } from './server-entry.js';
 
 /** The repository root (bench/lib/../..). */
@@ -121,7 +122,10 @@ async function scrapeLoopLag(httpPort: number): Promise<{ p99Ms: number; maxMs: 
   try {
     const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
     const value = (name: string) => Number(new RegExp(`^${name}\\s+([0-9.eE+-]+)`, 'm').exec(text)?.[1]);
-    return { p99Ms: value('nodejs_eventloop_lag_p99_seconds') * 1000, maxMs: value('nodejs_eventloop_lag_max_seconds') * 1000 };
+    return {
+      p99Ms: lateMs(value('nodejs_eventloop_lag_p99_seconds') * 1e9, PROM_CLIENT_SAMPLE_MS),
+      maxMs: lateMs(value('nodejs_eventloop_lag_max_seconds') * 1e9, PROM_CLIENT_SAMPLE_MS),
+    };
   } catch {
     return undefined;
   }

@@ -3,6 +3,7 @@
  * pacer (argv[2]: 'echo' | 'pacer') and answers usage requests over IPC.
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { lateMs, LOOP_SAMPLE_MS } from './loop-lag.js';
 import { createAudioSocketServer, type AudioSocketServer } from '../../src/audiosocket/server.js';
 import { createEchoHandler } from '../../src/call/echo.js';
 import { silentLogger } from '../../src/logger.js';
@@ -43,7 +44,7 @@ if (target === 'echo') {
   process.exit(2);
 }
 
-const loop = monitorEventLoopDelay({ resolution: 5 });
+const loop = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
 loop.enable();
 const send = (reply: ChildReply): void => void process.send?.(reply);
 process.on('message', (request: ChildRequest) => {
@@ -55,8 +56,8 @@ process.on('message', (request: ChildRequest) => {
       cpuSystemUs: cpu.system,
       atMs: performance.timeOrigin + performance.now(),
       rssBytes: process.memoryUsage.rss(),
-      loopP99Ms: loop.percentile(99) / 1e6,
-      loopMaxMs: loop.max / 1e6,
+      loopP99Ms: lateMs(loop.percentile(99), LOOP_SAMPLE_MS),
+      loopMaxMs: lateMs(loop.max, LOOP_SAMPLE_MS),
       ...(echo ? { stats: { ...echo.stats, activeCalls: echo.activeCalls } } : {}),
     });
     loop.reset();
