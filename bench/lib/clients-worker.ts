@@ -4,11 +4,11 @@
  */
 import { setPriority } from 'node:os';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { lateMs, LOOP_SAMPLE_MS } from './loop-lag.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SimulatedCall } from '../../src/sim/simulated-call.js';
 import { jitterStats } from '../../src/sim/stats.js';
+import { lateMs, LOOP_SAMPLE_MS } from './loop-lag.js';
 
 /** What the parent gives each worker. */
 export interface ClientsWorkerData {

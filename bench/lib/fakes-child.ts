@@ -4,12 +4,12 @@
  */
 import { createRequire } from 'node:module';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { lateMs, LOOP_SAMPLE_MS } from './loop-lag.js';
 import type { FakeYandexSttOptions } from '../../test/fakes/yandex-stt-server.js';
 import { startFakeYandexStt } from '../../test/fakes/yandex-stt-server.js';
 import { startFakeOpenAi, type FakeReply, type TokenStyle } from '../../test/fakes/openai-server.js';
 import { startFakeYandexTts, type FakeTtsOptions } from '../../test/fakes/yandex-tts-server.js';
 import { startFakeYandexTtsHttp, type FakeTtsHttpOptions } from '../../test/fakes/yandex-tts-http.js';
+import { lateMs, LOOP_SAMPLE_MS } from './loop-lag.js';
 
 /** One scripted model reply, chosen when the caller's last words contain `whenUserSays` (or always). */
 export interface FakesReply {

@@ -3,11 +3,11 @@
  * pacer (argv[2]: 'echo' | 'pacer') and answers usage requests over IPC.
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { lateMs, LOOP_SAMPLE_MS } from './loop-lag.js';
 import { createAudioSocketServer, type AudioSocketServer } from '../../src/audiosocket/server.js';
 import { createEchoHandler } from '../../src/call/echo.js';
 import { silentLogger } from '../../src/logger.js';
 import { startPacer } from './pacer.js';
+import { lateMs, LOOP_SAMPLE_MS } from './loop-lag.js';
 
 /** Messages the parent sends. */
 export type ChildRequest = { type: 'usage' } | { type: 'exit' };
