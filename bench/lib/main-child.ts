@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import type { ServerChild } from './child.js';
 import { freePort, procUsage, REPO_DIR } from './latency-procs.js';
 import { serverEntryArgs } from './server-entry.js';
+import { lateMs, PROM_CLIENT_SAMPLE_MS } from './loop-lag.js';
 
 /** The process and every process it started (the workers). */
 function tree(pid: number): number[] {
@@ -84,8 +85,8 @@ export async function startMainChild(workers: number, nodeFlags: string[] = []):
         atMs,
         rssBytes,
         // Averaged over the workers by the aggregation; prom-client resets it at each scrape.
-        loopP99Ms: (m.nodejs_eventloop_lag_p99_seconds ?? NaN) * 1000,
-        loopMaxMs: (m.nodejs_eventloop_lag_max_seconds ?? NaN) * 1000,
+        loopP99Ms: lateMs((m.nodejs_eventloop_lag_p99_seconds ?? NaN) * 1e9, PROM_CLIENT_SAMPLE_MS),
+        loopMaxMs: lateMs((m.nodejs_eventloop_lag_max_seconds ?? NaN) * 1e9, PROM_CLIENT_SAMPLE_MS),
         stats: {
           underruns: m.voicebot_playout_underruns_total ?? 0,
           reanchors: m.voicebot_playout_reanchors_total ?? 0,
