@@ -5,7 +5,7 @@ import { EnvReader } from '../src/config/env-reader.js';
 import { readOpsConfig } from '../src/metrics/config.js';
 import { applyHeapGrowth } from '../src/ops/heap-growth.js';
 
-test('GC_HEAP_GROWTH_PERCENT defaults to 100; 0 keeps V8 own heuristic; out of range is a config problem', () => {
+test("GC_HEAP_GROWTH_PERCENT defaults to 100; 0 keeps V8's own heuristic; out of range is a config problem", () => {
   assert.equal(readOpsConfig(new EnvReader({})).heapGrowthPercent, 100);
   assert.equal(readOpsConfig(new EnvReader({ GC_HEAP_GROWTH_PERCENT: '0' })).heapGrowthPercent, 0);
   assert.equal(readOpsConfig(new EnvReader({ GC_HEAP_GROWTH_PERCENT: '250' })).heapGrowthPercent, 250);
