@@ -38,8 +38,8 @@ interface Row {
   label: string;
   /** The callers send line silence only. */
   silent?: boolean;
-  /** Calls take turns: the row is measured after `--turn-warmup`, once the JIT has compiled the turn's code. */
-  turns?: boolean;
+  /** Seconds before the row is measured, when not `--warmup`: the conversation rows wait for `--turn-warmup`. */
+  warmup?: number;
   start(profileDir: string | undefined, nodeFlags: string[]): Promise<ServerChild>;
 }
 
@@ -117,7 +117,8 @@ function options() {
     if (target === 'conversation' || target === 'listening') {
       // Callers who never speak would hear the inactivity prompt and be hung up: the listening row has no turns at all.
       const env: Record<string, string> = target === 'listening' ? { INACTIVITY_MS: '3600000' } : {};
-      return [{ label: target, silent: target === 'listening', turns: true, start: (dir, flags) => startConversationChild(dir, flags, env) }];
+      const rowWarmup = Math.max(warmup, turnWarmup);
+      return [{ label: target, silent: target === 'listening', warmup: rowWarmup, start: (dir, flags) => startConversationChild(dir, flags, env) }];
     }
     return [{ label: target, start: (dir, flags) => startServerChild(target === 'echo' ? 'echo' : 'pacer', dir, flags) }];
   });
@@ -136,7 +137,7 @@ async function loadUtterance(): Promise<Uint8Array> {
 }
 
 /** Runs one level against one target in a fresh child process. */
-export async function measure(row: Row, calls: number, opts: { seconds: number; warmup: number; turnWarmup?: number; perWorker: number; nice: number; profileDir?: string | undefined; nodeFlags?: string[]; utterance: Uint8Array }): Promise<TransportResult> {
+export async function measure(row: Row, calls: number, opts: { seconds: number; warmup: number; perWorker: number; nice: number; profileDir?: string | undefined; nodeFlags?: string[]; utterance: Uint8Array }): Promise<TransportResult> {
   const target = row.label;
   const child = await row.start(opts.profileDir, opts.nodeFlags ?? []);
   const workers: Worker[] = [];
@@ -156,7 +157,7 @@ export async function measure(row: Row, calls: number, opts: { seconds: number; 
       );
     }
     const ready = await Promise.all(connected);
-    await sleep((row.turns ? Math.max(opts.warmup, opts.turnWarmup ?? 0) : opts.warmup) * 1000);
+    await sleep((row.warmup ?? opts.warmup) * 1000);
     const u0 = await child.usage();
     const c0 = process.cpuUsage();
     const fromMs = now();
