@@ -1,9 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { ErrorCode, McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../logger.js';
 import type { McpTransportConfig } from './mcp-declarations.js';
 import type { McpToolResult } from './mcp-result.js';
@@ -47,6 +45,38 @@ export interface McpConnection {
 const CLIENT_INFO = { name: 'audiosocket-voicebot', version: '0.1.0' };
 const MAX_TOOL_PAGES = 20;
 
+/** The parts of the MCP SDK a connection uses. */
+interface Sdk {
+  Client: typeof import('@modelcontextprotocol/sdk/client/index.js').Client;
+  StdioClientTransport: typeof import('@modelcontextprotocol/sdk/client/stdio.js').StdioClientTransport;
+  StreamableHTTPClientTransport: typeof import('@modelcontextprotocol/sdk/client/streamableHttp.js').StreamableHTTPClientTransport;
+  McpError: typeof import('@modelcontextprotocol/sdk/types.js').McpError;
+  ErrorCode: typeof import('@modelcontextprotocol/sdk/types.js').ErrorCode;
+}
+
+/** Set once the SDK is loaded: a server whose agents name no MCP server never loads it (about 6 MB of heap). */
+let sdk: Sdk | undefined;
+let sdkLoading: Promise<Sdk> | undefined;
+
+function loadSdk(): Promise<Sdk> {
+  sdkLoading ??= Promise.all([
+    import('@modelcontextprotocol/sdk/client/index.js'),
+    import('@modelcontextprotocol/sdk/client/stdio.js'),
+    import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
+    import('@modelcontextprotocol/sdk/types.js'),
+  ]).then(([client, stdio, http, types]) => {
+    sdk = {
+      Client: client.Client,
+      StdioClientTransport: stdio.StdioClientTransport,
+      StreamableHTTPClientTransport: http.StreamableHTTPClientTransport,
+      McpError: types.McpError,
+      ErrorCode: types.ErrorCode,
+    };
+    return sdk;
+  });
+  return sdkLoading;
+}
+
 /** A connection to the server `config` describes; nothing happens until `settle` is called. */
 export function createMcpConnection(name: string, config: McpTransportConfig, options: McpConnectionOptions): McpConnection {
   const log = options.log.child({ mcpServer: name });
@@ -59,19 +89,32 @@ export function createMcpConnection(name: string, config: McpTransportConfig, op
   let timer: NodeJS.Timeout | undefined;
   let first: Promise<void> | undefined;
 
+  const isClosed = () => status === 'closed';
+
   const connect = (): Promise<void> => {
     status = 'connecting';
     return open();
   };
 
   const open = async (): Promise<void> => {
+    let Client: Sdk['Client'];
+    try {
+      ({ Client } = await loadSdk());
+    } catch (err) {
+      // A broken install, not a server that is down: retrying would not help.
+      status = 'down';
+      log.error({ err: err instanceof Error ? err.message : String(err) }, 'mcp sdk failed to load');
+      return;
+    }
+    // Closed while the SDK loaded: nothing to open.
+    if (isClosed()) return;
     const next = new Client(CLIENT_INFO, {
       listChanged: { tools: { autoRefresh: false, debounceMs: 50, onChanged: () => void refresh(next) } },
     });
     next.onerror = () => probe(next);
     next.onclose = () => lost(next, 'the connection closed');
     try {
-      await next.connect(transportFor(config), { timeout: options.connectTimeoutMs });
+      await next.connect(transportFor(sdk!, config), { timeout: options.connectTimeoutMs });
       const listed = await listTools(next, options.connectTimeoutMs);
       if (status === 'closed') throw new Error('closed');
       client = next;
@@ -160,6 +203,7 @@ export function createMcpConnection(name: string, config: McpTransportConfig, op
         return { kind: 'result', result };
       } catch (err) {
         if (signal.aborted) return { kind: 'aborted' };
+        const { McpError, ErrorCode } = sdk!;
         if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) return { kind: 'timeout' };
         if (err instanceof McpError && err.code !== ErrorCode.ConnectionClosed) return { kind: 'error', message: err.message };
         lost(current, describe(err));
@@ -179,7 +223,7 @@ export function createMcpConnection(name: string, config: McpTransportConfig, op
   };
 }
 
-function transportFor(config: McpTransportConfig): Transport {
+function transportFor({ StreamableHTTPClientTransport, StdioClientTransport }: Sdk, config: McpTransportConfig): Transport {
   if (config.kind === 'http') {
     return new StreamableHTTPClientTransport(new URL(config.url), {
       requestInit: { headers: config.headers },
@@ -205,7 +249,7 @@ async function listTools(client: Client, timeoutMs: number): Promise<Tool[]> {
 
 /** A short description of a failure for the log: never a URL or a header. */
 function describe(err: unknown): string {
-  if (err instanceof McpError) return `mcp error ${err.code}`;
+  if (sdk !== undefined && err instanceof sdk.McpError) return `mcp error ${err.code}`;
   const code = (err as { code?: unknown; cause?: { code?: unknown } } | undefined)?.cause?.code ?? (err as { code?: unknown })?.code;
   if (typeof code === 'string' || typeof code === 'number') return String(code);
   return err instanceof Error ? err.name : 'unknown error';
