@@ -103,7 +103,7 @@ export function createMcpConnection(name: string, config: McpTransportConfig, op
     } catch (err) {
       // A broken install, not a server that is down: retrying would not help.
       status = 'down';
-      log.error({ err: err instanceof Error ? err.message : String(err) }, 'mcp sdk failed to load');
+      log.error({ err: describe(err) }, 'mcp sdk failed to load');
       return;
     }
     // Closed while the SDK loaded: nothing to open.
